@@ -1,0 +1,379 @@
+from __future__ import annotations
+
+import importlib
+import os
+import re
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Final
+
+import attrs
+
+from ._errors import JobError, PluginError, UnknownJobTypeError, type_name
+from ._job import Job
+from ._markers import PROJECT_NAME
+
+if TYPE_CHECKING:
+    import pluggy
+
+    from ._job import JobConstructor
+
+__all__ = ["Factory", "PluginInfo", "TypeInfo"]
+
+DISABLE_AUTOLOAD_ENV: Final = "SPINCYCLE_JOBS_DISABLE_PLUGIN_AUTOLOAD"
+STRICT_ENV: Final = "SPINCYCLE_JOBS_STRICT"
+HOOK: Final = "spincycle_jobs_job_types"
+_LAZY_TARGET = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
+
+
+def env_flag(name: str) -> bool:
+    """Whether the environment variable ``name`` is set to something other than off."""
+    return os.environ.get(name, "").strip().lower() not in ("", "0", "false", "no", "off")
+
+
+def _normalize(dist_name: str) -> str:
+    return re.sub(r"[-_.]+", "-", dist_name).lower()
+
+
+def _describe(obj: object) -> str:
+    module, qualname = getattr(obj, "__module__", None), getattr(obj, "__qualname__", None)
+    return f"{module}:{qualname}" if module and qualname else repr(obj)
+
+
+@attrs.frozen
+class TypeInfo:
+    """A job type a plugin offers, as :meth:`Factory.types` lists it."""
+
+    #: The job type.
+    type: str
+    #: The name of the plugin that offers it (its entry-point name).
+    plugin: str
+    #: The plugin's distribution, as its metadata spells it; ``None`` for a
+    #: plugin registered in-process.
+    distribution: str | None
+    #: The distribution's version, or ``None``.
+    version: str | None
+    #: What makes the job: ``"module:qualname"`` of the constructor, or the
+    #: plugin's lazy string.
+    target: str
+
+
+@attrs.frozen
+class PluginInfo:
+    """A plugin the factory found, as :meth:`Factory.plugins` lists it."""
+
+    #: The plugin's name (its entry-point name).
+    name: str
+    #: Its distribution, as the metadata spells it; ``None`` for a plugin
+    #: registered in-process.
+    distribution: str | None
+    #: The distribution's version, or ``None``.
+    version: str | None
+    #: ``None`` for a plugin that loaded, else what kept it from loading.
+    error: BaseException | None = None
+    #: Seconds spent importing the plugin and calling its hook.
+    load_seconds: float = attrs.field(default=0.0, eq=False)
+
+
+@attrs.frozen
+class _Candidate:
+    """A plugin to load: what it is called, where it comes from, and how to get it."""
+
+    name: str
+    distribution: str | None
+    version: str | None
+    load: Callable[[], object]
+
+
+class _Provider:
+    """One plugin's offer of one job type; resolves a lazy string once."""
+
+    def __init__(self, info: TypeInfo, value: JobConstructor | str, lock: threading.Lock) -> None:
+        self.info = info
+        self._value = value
+        self._lock = lock
+        self._error: Exception | None = None
+
+    def constructor(self) -> JobConstructor:
+        value = self._value
+        if not isinstance(value, str):
+            return value
+        with self._lock:
+            if isinstance(self._value, str) and self._error is None:
+                try:
+                    self._value = _resolve(self._value)
+                except Exception as err:  # noqa: BLE001 - any failure of plugin code is reported
+                    self._error = err
+            if self._error is not None:
+                msg = (
+                    f"plugin {self.info.plugin!r} ({self.info.distribution}) names {value!r} for job type "
+                    f"{self.info.type!r}, which cannot be loaded: {type(self._error).__name__}: {self._error}"
+                )
+                raise PluginError(msg, plugin=self.info.plugin) from self._error
+            assert not isinstance(self._value, str)  # noqa: S101 - resolved above
+            return self._value
+
+
+def _resolve(target: str) -> JobConstructor:
+    module_name, _, attr = target.partition(":")
+    obj: Any = importlib.import_module(module_name)
+    for part in attr.split("."):
+        obj = getattr(obj, part)
+    if not callable(obj):
+        msg = f"{target} is a {type_name(type(obj))}, not a Job class or callable"
+        raise TypeError(msg)
+    return obj  # type: ignore[no-any-return]
+
+
+def _entry_point_candidates(
+    group: str, allow: frozenset[str] | None, deny: frozenset[str]
+) -> list[_Candidate]:
+    from importlib.metadata import entry_points  # noqa: PLC0415 - only discovery needs it
+
+    found = []
+    for ep in entry_points(group=group):
+        dist = ep.dist
+        dist_name = dist.name if dist is not None else None
+        names = {ep.name, _normalize(dist_name)} if dist_name else {ep.name}
+        if names & deny or (allow is not None and not names & allow):
+            continue
+        version = dist.version if dist is not None else None
+        found.append(_Candidate(ep.name, dist_name, version, ep.load))
+    found.sort(key=lambda c: (c.name, c.distribution or ""))
+    return found
+
+
+class _Registry:
+    """What discovery found: the plugins, and who offers each job type."""
+
+    def __init__(self, strict: bool) -> None:  # noqa: FBT001
+        import pluggy  # noqa: PLC0415 - only discovery needs it
+
+        from . import hookspecs  # noqa: PLC0415
+
+        self.strict = strict
+        self.plugins: dict[str, PluginInfo] = {}
+        self.providers: dict[str, list[_Provider]] = {}
+        self.lock = threading.Lock()
+        self.pm = pluggy.PluginManager(PROJECT_NAME)
+        self.pm.add_hookspecs(hookspecs)
+
+    def add(self, candidate: _Candidate) -> None:
+        """Load one plugin and take its job types; a failure is recorded, or raised when strict."""
+        start = time.perf_counter()
+        try:
+            offered = self._load(candidate)
+        except Exception as err:  # noqa: BLE001 - any failure of plugin code is isolated
+            info = PluginInfo(
+                candidate.name, candidate.distribution, candidate.version, err, time.perf_counter() - start
+            )
+            if candidate.name not in self.plugins:
+                self.plugins[candidate.name] = info
+            if self.strict:
+                msg = f"plugin {candidate.name!r} ({candidate.distribution}) failed to load: {err}"
+                raise PluginError(msg, plugin=candidate.name) from err
+            return
+        self.plugins[candidate.name] = PluginInfo(
+            candidate.name, candidate.distribution, candidate.version, None, time.perf_counter() - start
+        )
+        for job_type, value in sorted(offered.items()):
+            target = value if isinstance(value, str) else _describe(value)
+            info = TypeInfo(job_type, candidate.name, candidate.distribution, candidate.version, target)
+            providers = self.providers.setdefault(job_type, [])
+            providers.append(_Provider(info, value, self.lock))
+            if self.strict and len(providers) > 1:
+                raise conflict_error(job_type, [p.info for p in providers])
+
+    def _load(self, candidate: _Candidate) -> Mapping[str, JobConstructor | str]:
+        name = candidate.name
+        if name in self.plugins:
+            other = self.plugins[name].distribution
+            msg = f"plugin name {name!r} is already taken by {other or 'an in-process plugin'}"
+            raise PluginError(msg, plugin=name)
+        plugin = candidate.load()
+        self.pm.register(plugin, name=name)
+        try:
+            return self._call_hook(name, plugin)
+        except BaseException:
+            self.pm.unregister(plugin)
+            raise
+
+    def _call_hook(self, name: str, plugin: object) -> Mapping[str, JobConstructor | str]:
+        callers = self.pm.get_hookcallers(plugin) or []
+        unknown = sorted(c.name for c in callers if not c.has_spec())
+        if unknown:
+            msg = f"plugin {name!r} implements {', '.join(unknown)}, which matches no spincycle_jobs hook"
+            raise PluginError(msg, plugin=name)
+        impls = [i for c in callers for i in c.get_hookimpls() if i.plugin is plugin]
+        if not impls:
+            msg = f"plugin {name!r} implements no hook: decorate its {HOOK}() with @spincycle_jobs.hookimpl"
+            raise PluginError(msg, plugin=name)
+        offered = impls[0].function()
+        _check_offer(name, offered)
+        return offered  # type: ignore[no-any-return]
+
+
+def _check_offer(name: str, offered: object) -> None:
+    expected = "a mapping of job type (str) to a Job class, a callable or a 'module:attr' string"
+    if not isinstance(offered, Mapping):
+        msg = f"plugin {name!r}: {HOOK}() returned {type_name(type(offered))}, expected {expected}"
+        raise PluginError(msg, plugin=name)
+    for key, value in offered.items():
+        if not isinstance(key, str) or not key:
+            msg = f"plugin {name!r}: {HOOK}() returned the key {key!r}, expected {expected}"
+            raise PluginError(msg, plugin=name)
+        if isinstance(value, str) and not _LAZY_TARGET.match(value):
+            msg = f"plugin {name!r}: job type {key!r} names {value!r}, which is not of the form 'module:attr'"
+            raise PluginError(msg, plugin=name)
+        if not isinstance(value, str) and not callable(value):
+            msg = f"plugin {name!r}: job type {key!r} maps to {type_name(type(value))}, expected {expected}"
+            raise PluginError(msg, plugin=name)
+
+
+def conflict_error(job_type: str, infos: Iterable[TypeInfo]) -> PluginError:
+    """The error for a job type that more than one plugin offers."""
+    infos = list(infos)
+    who = " and ".join(f"plugin {i.plugin!r} ({i.distribution} {i.version})" for i in infos)
+    msg = f"job type {job_type!r} is offered by more than one plugin: {who}; uninstall or deny one"
+    return PluginError(msg, plugin=", ".join(i.plugin for i in infos))
+
+
+class Factory:
+    """Makes jobs of the types that installed plugins offer (a :class:`JobFactory`).
+
+    Plugins are found through the entry points of ``group`` and loaded once,
+    on first need, however many threads ask at that moment. A plugin that
+    fails to load, or offers a type another plugin offers too, costs only
+    what it offers: everything else keeps working, and :meth:`plugins`
+    says what went wrong.
+
+    :param group: the entry-point group to load plugins from.
+    :param autoload: load the plugins of ``group``; off with ``False`` or the
+        environment variable ``SPINCYCLE_JOBS_DISABLE_PLUGIN_AUTOLOAD=1``.
+    :param plugins: in-process plugins to register, as :meth:`register` does.
+    :param allow: when given, load only the entry points whose name or
+        distribution name is in it.
+    :param deny: skip the entry points whose name or distribution name is in
+        it; a skipped plugin is never imported, nor listed.
+    :param strict: raise :class:`PluginError` on the first plugin problem
+        instead of isolating it (for CI); also on with ``SPINCYCLE_JOBS_STRICT=1``.
+    """
+
+    def __init__(
+        self,
+        *,
+        group: str = PROJECT_NAME,
+        autoload: bool = True,
+        plugins: Iterable[object] = (),
+        allow: Iterable[str] | None = None,
+        deny: Iterable[str] = (),
+        strict: bool = False,
+    ) -> None:
+        self._group = group
+        self._autoload = autoload and not env_flag(DISABLE_AUTOLOAD_ENV)
+        self._strict = strict or env_flag(STRICT_ENV)
+        self._allow = None if allow is None else frozenset(_names(allow))
+        self._deny = frozenset(_names(deny))
+        self._lock = threading.Lock()
+        self._registered: list[_Candidate] = []
+        self._registry: _Registry | None = None
+        for plugin in plugins:
+            self.register(plugin)
+
+    def register(self, plugin: object, name: str | None = None) -> None:
+        """Add an in-process plugin: a module or object with hook implementations.
+
+        :param name: the plugin's name; by default its ``__name__``.
+        :raises PluginError: in strict mode, when the plugin is broken.
+        """
+        name = name or getattr(plugin, "__name__", None) or f"plugin-{id(plugin):x}"
+        candidate = _Candidate(name, None, None, lambda: plugin)
+        with self._lock:
+            self._registered.append(candidate)
+            if self._registry is not None:
+                self._registry.add(candidate)
+
+    def make(self, job_type: str, job_name: str) -> Job:
+        """Make a new, blank job of ``job_type`` named ``job_name``.
+
+        Calls no method of the job but :meth:`Job.type` and :meth:`Job.name`,
+        to check them.
+
+        :raises UnknownJobTypeError: when no plugin offers ``job_type``.
+        :raises PluginError: when the plugin's constructor fails, returns
+            something other than a :class:`Job` of that type and name, or
+            when more than one plugin offers ``job_type``.
+        """
+        providers = self._loaded().providers.get(job_type)
+        if not providers:
+            raise self._unknown(job_type)
+        if len(providers) > 1:
+            raise conflict_error(job_type, [p.info for p in providers])
+        info = providers[0].info
+        constructor = providers[0].constructor()
+        what = f"plugin {info.plugin!r} ({info.distribution}): {info.target}({job_type!r}, {job_name!r})"
+        try:
+            job = constructor(job_type, job_name)
+            got = (job.type(), job.name()) if isinstance(job, Job) else None
+        except Exception as err:
+            msg = f"{what} raised {type(err).__name__}: {err}"
+            raise PluginError(msg, plugin=info.plugin) from err
+        if got is None:
+            msg = f"{what} returned {type_name(type(job))}, not a Job"
+            raise PluginError(msg, plugin=info.plugin)
+        if got != (job_type, job_name):
+            msg = f"{what} returned a job of type {got[0]!r} named {got[1]!r}"
+            raise PluginError(msg, plugin=info.plugin)
+        return job
+
+    def types(self) -> list[TypeInfo]:
+        """Return one record per job type that can be made, sorted by type.
+
+        A type that more than one plugin offers is left out: see :meth:`conflicts`.
+        """
+        providers = self._loaded().providers
+        return [p[0].info for _, p in sorted(providers.items()) if len(p) == 1]
+
+    def conflicts(self) -> list[tuple[TypeInfo, ...]]:
+        """Return, for each job type that more than one plugin offers, every offer of it."""
+        providers = self._loaded().providers
+        return [tuple(x.info for x in p) for _, p in sorted(providers.items()) if len(p) > 1]
+
+    def plugins(self) -> list[PluginInfo]:
+        """Return one record per plugin found, loaded or not, sorted by name."""
+        return [info for _, info in sorted(self._loaded().plugins.items())]
+
+    def _loaded(self) -> _Registry:
+        registry = self._registry
+        if registry is not None:
+            return registry
+        with self._lock:
+            if self._registry is None:
+                registry = _Registry(self._strict)
+                found = _entry_point_candidates(self._group, self._allow, self._deny) if self._autoload else []
+                for candidate in [*self._registered, *found]:
+                    registry.add(candidate)
+                self._registry = registry
+            return self._registry
+
+    def _unknown(self, job_type: str) -> UnknownJobTypeError:
+        import difflib  # noqa: PLC0415 - only this error needs it
+
+        registry = self._loaded()
+        known = [t for t, p in registry.providers.items() if len(p) == 1]
+        failed = tuple(
+            (name, f"{type(info.error).__name__}: {info.error}")
+            for name, info in sorted(registry.plugins.items())
+            if info.error is not None
+        )
+        suggestions = tuple(difflib.get_close_matches(job_type, known, n=3))
+        return UnknownJobTypeError(job_type, suggestions=suggestions, failed_plugins=failed)
+
+
+def _names(names: Iterable[str]) -> Iterable[str]:
+    if isinstance(names, str):
+        names = [names]
+    for name in names:
+        yield name
+        yield _normalize(name)
