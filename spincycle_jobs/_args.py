@@ -1,8 +1,14 @@
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, TypeVar, overload
+from typing import TYPE_CHECKING
+from typing import Any
+from typing import TypeVar
+from typing import overload
 
-from ._errors import ArgNotSetError, DataNotSetError, WrongArgTypeError, WrongDataTypeError
+from ._errors import ArgNotSetError
+from ._errors import DataNotSetError
+from ._errors import WrongArgTypeError
+from ._errors import WrongDataTypeError
 
 if TYPE_CHECKING:
     from collections.abc import Mapping

@@ -2,11 +2,15 @@ from __future__ import annotations
 
 import json
 import threading
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+from typing import Any
 
 import attrs
 
-from ._codec import CodecError, dump, load_fields, resolved_fields
+from ._codec import CodecError
+from ._codec import dump
+from ._codec import load_fields
+from ._codec import resolved_fields
 from ._errors import JobError
 from ._job import Job
 
@@ -95,7 +99,8 @@ class BaseJob(Job):
         try:
             data = {f.name: dump(getattr(self, f.name), f.name) for f in self._serialized_fields()}
         except CodecError as err:
-            raise JobError(f"cannot serialize {self._describe()}: field {err}") from None
+            msg = f"cannot serialize {self._describe()}: field {err}"
+            raise JobError(msg) from None
         return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
     def deserialize(self, data: bytes) -> None:
@@ -117,7 +122,8 @@ class BaseJob(Job):
         try:
             values = load_fields(obj, self._serialized_fields(), "")
         except CodecError as err:
-            raise JobError(f"cannot deserialize {self._describe()}: field {err}") from None
+            msg = f"cannot deserialize {self._describe()}: field {err}"
+            raise JobError(msg) from None
         for key, value in values.items():
             setattr(self, key, value)
 

@@ -14,7 +14,8 @@ import functools
 import math
 import types
 import typing
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
+from collections.abc import Sequence
 from typing import Any
 
 import attrs
@@ -38,12 +39,13 @@ class CodecError(ValueError):
 
 @functools.cache
 def resolved_fields(cls: type) -> tuple[attrs.Attribute[Any], ...]:
-    """The attrs fields of ``cls``, with string annotations resolved to types."""
+    """Return the attrs fields of ``cls``, with string annotations resolved to types."""
     attrs.resolve_types(cls)
-    return attrs.fields(cls)
+    fields: tuple[attrs.Attribute[Any], ...] = attrs.fields(cls)
+    return fields
 
 
-def dump(value: Any, path: str) -> Any:
+def dump(value: Any, path: str) -> Any:  # noqa: PLR0911 - one return per supported kind
     """Turn ``value`` into JSON-safe data.
 
     :raises CodecError: for a value of a type JSON cannot carry.
@@ -54,7 +56,8 @@ def dump(value: Any, path: str) -> Any:
         return value
     if isinstance(value, float):
         if not math.isfinite(value):
-            raise CodecError(path, f"{value} is not a finite number")
+            problem = f"{value} is not a finite number"
+            raise CodecError(path, problem)
         return value
     if isinstance(value, _TIMES):
         return value.isoformat()
@@ -64,13 +67,15 @@ def dump(value: Any, path: str) -> Any:
         return [dump(v, f"{path}[{i}]") for i, v in enumerate(value)]
     if isinstance(value, dict):
         return {_dump_key(k, path): dump(v, f"{path}[{k!r}]") for k, v in value.items()}
-    raise CodecError(path, f"cannot serialize a value of type {type_name(type(value))}")
+    problem = f"cannot serialize a value of type {type_name(type(value))}"
+    raise CodecError(path, problem)
 
 
 def _dump_key(key: Any, path: str) -> str:
     plain = key.value if isinstance(key, enum.Enum) else key
     if isinstance(plain, bool) or not isinstance(plain, (str, int)):
-        raise CodecError(path, f"cannot serialize a dict key of type {type_name(type(key))}")
+        problem = f"cannot serialize a dict key of type {type_name(type(key))}"
+        raise CodecError(path, problem)
     return str(plain)
 
 
@@ -105,7 +110,8 @@ def load(data: Any, tp: Any, path: str) -> Any:  # noqa: C901, PLR0911, PLR0912 
     if origin is not None:
         return _load_generic(data, tp, origin, args, path)
     if not isinstance(tp, type):
-        raise CodecError(path, f"unsupported annotation {tp!r}")
+        problem = f"unsupported annotation {tp!r}"
+        raise CodecError(path, problem)
     if issubclass(tp, enum.Enum):
         try:
             return tp(data)
@@ -123,7 +129,8 @@ def load(data: Any, tp: Any, path: str) -> Any:  # noqa: C901, PLR0911, PLR0912 
         return _load_attrs(data, tp, path)
     if tp in (list, tuple, dict):
         return _load_generic(data, tp, tp, (), path)
-    raise CodecError(path, f"unsupported type {type_name(tp)}")
+    problem = f"unsupported type {type_name(tp)}"
+    raise CodecError(path, problem)
 
 
 def _load_union(data: Any, tp: Any, args: tuple[Any, ...], path: str) -> Any:
@@ -152,15 +159,14 @@ def _load_generic(data: Any, tp: Any, origin: Any, args: tuple[Any, ...], path: 
         if not isinstance(data, dict):
             raise _mismatch(path, tp, data)
         key_tp, value_tp = args or (str, Any)
-        return {
-            _load_key(k, key_tp, path): load(v, value_tp, f"{path}[{k!r}]") for k, v in data.items()
-        }
+        return {_load_key(k, key_tp, path): load(v, value_tp, f"{path}[{k!r}]") for k, v in data.items()}
     if not issubclass(origin, Sequence) or issubclass(origin, str) or not isinstance(data, list):
         raise _mismatch(path, tp, data)
     if origin is tuple and args and args[-1] is not Ellipsis:
         if len(args) != len(data):
-            raise CodecError(path, f"expected {len(args)} items, got {len(data)}")
-        return tuple(load(v, a, f"{path}[{i}]") for i, (v, a) in enumerate(zip(args, data, strict=True)))
+            problem = f"expected {len(args)} items, got {len(data)}"
+            raise CodecError(path, problem)
+        return tuple(load(v, a, f"{path}[{i}]") for i, (v, a) in enumerate(zip(data, args, strict=True)))
     item_tp = args[0] if args else Any
     items = [load(v, item_tp, f"{path}[{i}]") for i, v in enumerate(data)]
     return tuple(items) if issubclass(origin, tuple) else items
@@ -171,12 +177,12 @@ def _load_key(key: str, tp: Any, path: str) -> Any:
         try:
             return int(key)
         except ValueError:
-            raise _mismatch(f"{path} key", int, key) from None
+            raise _mismatch(path + " key", int, key) from None
     if isinstance(tp, type) and issubclass(tp, enum.Enum):
         for member in tp:
             if str(member.value) == key:
                 return member
-        raise _mismatch(f"{path} key", tp, key)
+        raise _mismatch(path + " key", tp, key)
     return load(key, tp, f"{path} key")
 
 
@@ -185,7 +191,7 @@ def _load_attrs(data: Any, tp: type, path: str) -> Any:
         raise _mismatch(path, tp, data)
     fields = resolved_fields(tp)
     values = load_fields(data, fields, path)
-    obj = tp(**{f.alias: values[f.name] for f in fields if f.init})
+    obj = tp(**{str(f.alias): values[f.name] for f in fields if f.init})
     for f in fields:
         if not f.init:
             object.__setattr__(obj, f.name, values[f.name])

@@ -5,18 +5,23 @@ import os
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any, Final
+from collections.abc import Callable
+from collections.abc import Iterable
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+from typing import Any
+from typing import Final
+from typing import cast
 
 import attrs
 
-from ._errors import JobError, PluginError, UnknownJobTypeError, type_name
+from ._errors import PluginError
+from ._errors import UnknownJobTypeError
+from ._errors import type_name
 from ._job import Job
 from ._markers import PROJECT_NAME
 
 if TYPE_CHECKING:
-    import pluggy
-
     from ._job import JobConstructor
 
 __all__ = ["Factory", "PluginInfo", "TypeInfo"]
@@ -164,7 +169,7 @@ class _Registry:
         start = time.perf_counter()
         try:
             offered = self._load(candidate)
-        except Exception as err:  # noqa: BLE001 - any failure of plugin code is isolated
+        except Exception as err:
             info = PluginInfo(
                 candidate.name, candidate.distribution, candidate.version, err, time.perf_counter() - start
             )
@@ -179,9 +184,9 @@ class _Registry:
         )
         for job_type, value in sorted(offered.items()):
             target = value if isinstance(value, str) else _describe(value)
-            info = TypeInfo(job_type, candidate.name, candidate.distribution, candidate.version, target)
+            offer = TypeInfo(job_type, candidate.name, candidate.distribution, candidate.version, target)
             providers = self.providers.setdefault(job_type, [])
-            providers.append(_Provider(info, value, self.lock))
+            providers.append(_Provider(offer, value, self.lock))
             if self.strict and len(providers) > 1:
                 raise conflict_error(job_type, [p.info for p in providers])
 
@@ -209,12 +214,11 @@ class _Registry:
         if not impls:
             msg = f"plugin {name!r} implements no hook: decorate its {HOOK}() with @spincycle_jobs.hookimpl"
             raise PluginError(msg, plugin=name)
-        offered = impls[0].function()
-        _check_offer(name, offered)
-        return offered  # type: ignore[no-any-return]
+        return _check_offer(name, impls[0].function())
 
 
-def _check_offer(name: str, offered: object) -> None:
+def _check_offer(name: str, offered: object) -> Mapping[str, JobConstructor | str]:
+    """Return ``offered`` if it is a mapping of job type to constructor or lazy string, else raise."""
     expected = "a mapping of job type (str) to a Job class, a callable or a 'module:attr' string"
     if not isinstance(offered, Mapping):
         msg = f"plugin {name!r}: {HOOK}() returned {type_name(type(offered))}, expected {expected}"
@@ -229,10 +233,11 @@ def _check_offer(name: str, offered: object) -> None:
         if not isinstance(value, str) and not callable(value):
             msg = f"plugin {name!r}: job type {key!r} maps to {type_name(type(value))}, expected {expected}"
             raise PluginError(msg, plugin=name)
+    return offered
 
 
 def conflict_error(job_type: str, infos: Iterable[TypeInfo]) -> PluginError:
-    """The error for a job type that more than one plugin offers."""
+    """Return the error for a job type that more than one plugin offers."""
     infos = list(infos)
     who = " and ".join(f"plugin {i.plugin!r} ({i.distribution} {i.version})" for i in infos)
     msg = f"job type {job_type!r} is offered by more than one plugin: {who}; uninstall or deny one"
@@ -314,7 +319,7 @@ class Factory:
         constructor = providers[0].constructor()
         what = f"plugin {info.plugin!r} ({info.distribution}): {info.target}({job_type!r}, {job_name!r})"
         try:
-            job = constructor(job_type, job_name)
+            job: object = constructor(job_type, job_name)
             got = (job.type(), job.name()) if isinstance(job, Job) else None
         except Exception as err:
             msg = f"{what} raised {type(err).__name__}: {err}"
@@ -325,7 +330,7 @@ class Factory:
         if got != (job_type, job_name):
             msg = f"{what} returned a job of type {got[0]!r} named {got[1]!r}"
             raise PluginError(msg, plugin=info.plugin)
-        return job
+        return cast("Job", job)
 
     def types(self) -> list[TypeInfo]:
         """Return one record per job type that can be made, sorted by type.
@@ -351,7 +356,9 @@ class Factory:
         with self._lock:
             if self._registry is None:
                 registry = _Registry(self._strict)
-                found = _entry_point_candidates(self._group, self._allow, self._deny) if self._autoload else []
+                found = (
+                    _entry_point_candidates(self._group, self._allow, self._deny) if self._autoload else []
+                )
                 for candidate in [*self._registered, *found]:
                     registry.add(candidate)
                 self._registry = registry
@@ -371,9 +378,7 @@ class Factory:
         return UnknownJobTypeError(job_type, suggestions=suggestions, failed_plugins=failed)
 
 
-def _names(names: Iterable[str]) -> Iterable[str]:
-    if isinstance(names, str):
-        names = [names]
-    for name in names:
-        yield name
-        yield _normalize(name)
+def _names(names: Iterable[str]) -> set[str]:
+    """Return ``names`` (a single name too) with their normalized distribution spellings."""
+    items = [names] if isinstance(names, str) else list(names)
+    return {*items, *map(_normalize, items)}

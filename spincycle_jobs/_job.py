@@ -2,7 +2,10 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
+from typing import TYPE_CHECKING
+from typing import Any
+from typing import Protocol
+from typing import TypeAlias
 
 if TYPE_CHECKING:
     from ._return import Return

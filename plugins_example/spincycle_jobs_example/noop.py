@@ -6,7 +6,9 @@ from typing import Any
 
 import attrs
 
-from spincycle_jobs import BaseJob, Return, State
+from spincycle_jobs import BaseJob
+from spincycle_jobs import Return
+from spincycle_jobs import State
 
 
 @attrs.define

@@ -7,7 +7,11 @@ from typing import Any
 
 import attrs
 
-from spincycle_jobs import BaseJob, JobError, Return, State, get_arg
+from spincycle_jobs import BaseJob
+from spincycle_jobs import JobError
+from spincycle_jobs import Return
+from spincycle_jobs import State
+from spincycle_jobs import get_arg
 
 
 @attrs.define

@@ -1,0 +1,182 @@
+"""Conformance checking for job plugins: :func:`check_job` drives one job as the platform would.
+
+A plugin's own test of a job type is one line, with the ``job_factory``
+fixture that installing spincycle-jobs adds to pytest::
+
+    from spincycle_jobs.testing import check_job
+
+    def test_sleep(job_factory):
+        check_job(job_factory, "sleep", {"duration": 0.1})
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import threading
+import time
+from typing import TYPE_CHECKING
+from typing import Any
+
+from ._job import Job
+from ._return import Return
+from ._state import State
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from collections.abc import Mapping
+
+    from ._job import JobFactory
+
+__all__ = ["ConformanceError", "check_job"]
+
+#: Seconds :meth:`Job.status` and :meth:`Job.stop` have to answer while ``run`` blocks.
+ANSWER_WITHIN = 1.0
+_POLL = 0.05
+
+
+class ConformanceError(AssertionError):
+    """A job broke a rule of the job contract.
+
+    :param rule: the rule, in a few words.
+    :param detail: what happened.
+    """
+
+    def __init__(self, rule: str, detail: str) -> None:
+        #: The rule that was broken, such as ``"status answers while run blocks"``.
+        self.rule = rule
+        super().__init__(f"{rule}: {detail}")
+
+
+def check_job(
+    factory: JobFactory,
+    job_type: str,
+    job_args: Mapping[str, Any] | None = None,
+    job_data: Mapping[str, Any] | None = None,
+    *,
+    job_name: str = "check",
+    stop_after: float | None = None,
+    timeout: float = 10.0,
+) -> Return:
+    """Drive one job through the whole call sequence, checking each rule on the way.
+
+    The Request Manager side: ``make``, then ``create`` on a copy of
+    ``job_args``, then ``serialize``. The Job Runner side: a second ``make``,
+    ``deserialize``, then ``run`` in a thread while ``status()`` is polled
+    from another; with ``stop_after``, ``stop()`` is called after that many
+    seconds. Exceptions the job raises from ``create`` or ``run`` propagate.
+
+    :param stop_after: seconds after which to call ``stop()``; ``None`` lets
+        the job run to its end.
+    :param timeout: seconds the run may take (after ``stop()``, when
+        ``stop_after`` is given) before the check fails.
+    :returns: what ``run`` returned.
+    :raises ConformanceError: naming the rule the job broke.
+    """
+    args = copy.deepcopy(dict(job_args or {}))
+    data = copy.deepcopy(dict(job_data or {}))
+    creator = _make(factory, job_type, job_name)
+    creator.create(args)
+    blob: object = creator.serialize()
+    if not isinstance(blob, bytes):
+        msg = f"serialize() returned {type(blob).__name__}"
+        raise ConformanceError("serialize returns bytes", msg)
+    runner = _make(factory, job_type, job_name)
+    _check_round_trip(factory, job_type, job_name, blob)
+    runner.deserialize(blob)
+    result: object = _run(runner, data, stop_after, timeout)
+    if not isinstance(result, Return) or not isinstance(result.state, State):
+        msg = f"run() returned {result!r}"
+        raise ConformanceError("run returns a Return with a State", msg)
+    try:
+        json.dumps(data)
+    except (TypeError, ValueError) as err:
+        raise ConformanceError("job data stays JSON-serializable", str(err)) from None
+    return result
+
+
+def _make(factory: JobFactory, job_type: str, job_name: str) -> Job:
+    try:
+        job: object = factory.make(job_type, job_name)
+    except Exception as err:
+        msg = f"make({job_type!r}, {job_name!r}) raised {type(err).__name__}: {err}"
+        raise ConformanceError("make returns a job", msg) from err
+    if not isinstance(job, Job):
+        msg = f"make({job_type!r}, {job_name!r}) returned {type(job).__name__}, not a Job"
+        raise ConformanceError("make returns a job", msg)
+    if (job.type(), job.name()) != (job_type, job_name):
+        msg = f"asked for type {job_type!r} named {job_name!r}, got type {job.type()!r} named {job.name()!r}"
+        raise ConformanceError("make returns a job of the type and name asked", msg)
+    return job
+
+
+def _check_round_trip(factory: JobFactory, job_type: str, job_name: str, blob: bytes) -> None:
+    fresh = _make(factory, job_type, job_name)
+    fresh.deserialize(blob)
+    again = fresh.serialize()
+    if again != blob:
+        msg = f"serialize() gave {blob!r:.200}, then after deserialize into a fresh job {again!r:.200}"
+        raise ConformanceError("serialize, deserialize, serialize gives the same bytes", msg)
+
+
+class _Call(threading.Thread):
+    """A call in a daemon thread of its own, keeping what it returned or raised."""
+
+    def __init__(self, call: Callable[[], Any], name: str) -> None:
+        super().__init__(name=name, daemon=True)
+        self._call = call
+        self._result: Any = None
+        self._error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            self._result = self._call()
+        except BaseException as err:  # noqa: BLE001 - re-raised in the caller's thread by outcome()
+            self._error = err
+
+    def outcome(self) -> Any:
+        """Return what the call returned, or raise what it raised."""
+        if self._error is not None:
+            raise self._error
+        return self._result
+
+
+def _answer(call: Callable[[], Any], rule: str) -> Any:
+    """Call ``call`` in a thread; fail ``rule`` if it takes over :data:`ANSWER_WITHIN` seconds."""
+    thread = _Call(call, rule)
+    thread.start()
+    thread.join(ANSWER_WITHIN)
+    if thread.is_alive():
+        raise ConformanceError(rule, f"no answer within {ANSWER_WITHIN:g} s while run() was running")
+    return thread.outcome()
+
+
+def _run(job: Job, data: dict[str, Any], stop_after: float | None, timeout: float) -> Any:
+    thread = _Call(lambda: job.run(data), f"run {job.name()}")
+    thread.start()
+    try:
+        _watch(job, thread, stop_after, timeout)
+    except ConformanceError:
+        threading.Thread(target=job.stop, daemon=True).start()  # do not leave it running
+        raise
+    return thread.outcome()
+
+
+def _watch(job: Job, thread: threading.Thread, stop_after: float | None, timeout: float) -> None:
+    """Poll ``status()`` while ``thread`` runs the job, stopping it after ``stop_after``."""
+    start = time.monotonic()
+    stopped_at: float | None = None
+    while thread.is_alive():
+        status = _answer(job.status, "status answers while run blocks")
+        if not isinstance(status, str):
+            msg = f"status() returned {type(status).__name__}"
+            raise ConformanceError("status returns a str", msg)
+        now = time.monotonic()
+        if stop_after is not None and stopped_at is None and now - start >= stop_after:
+            _answer(job.stop, "stop returns quickly")
+            stopped_at = now
+        if now - (stopped_at or start) > timeout:
+            after = "after stop()" if stopped_at is not None else "after it started"
+            msg = f"run() did not return within {timeout:g} s {after}"
+            raise ConformanceError("run ends after stop" if stopped_at else "run ends in time", msg)
+        thread.join(_POLL)

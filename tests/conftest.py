@@ -1,0 +1,130 @@
+"""Fixtures that build real distributions and install them into real virtual environments."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import venv
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "plugins_example"
+
+
+def pip(*args: str | Path) -> None:
+    """Run this environment's pip quietly, raising with its output on failure."""
+    cmd = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q", *map(str, args)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if proc.returncode:
+        pytest.fail(f"{' '.join(cmd)} failed:\n{proc.stdout}\n{proc.stderr}")
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """The environment without this package's settings or the test run's Python path."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SPINCYCLE_JOBS_", "PYTHON", "COV"))}
+    return env | extra
+
+
+class Venv:
+    """A real virtual environment, filled from the wheelhouse only."""
+
+    def __init__(self, path: Path, wheelhouse: Path) -> None:
+        venv.create(path, with_pip=False)
+        self.path = path
+        self.python = path / "bin" / "python"
+        self.wheelhouse = wheelhouse
+
+    def install(self, *requirements: str | Path, editable: bool = False) -> None:
+        """Install requirements or project folders (``editable`` for ``pip install -e``)."""
+        args: list[str | Path] = []
+        for req in requirements:
+            args += ["-e", req] if editable else [req]
+        pip("--python", self.python, "install", "--no-index", "--find-links", self.wheelhouse, *args)
+
+    def uninstall(self, *names: str) -> None:
+        """Uninstall distributions by name."""
+        pip("--python", self.python, "uninstall", "-y", *names)
+
+    def run(self, code: str, **env: str) -> Any:
+        """Run ``code`` in this venv's Python; it prints one JSON value as its last line."""
+        proc = self.popen(code, **env)
+        out, err = proc.communicate(timeout=120)
+        if proc.returncode:
+            pytest.fail(f"python failed ({proc.returncode}):\n{out}\n{err}")
+        return json.loads(out.splitlines()[-1])
+
+    def popen(self, code: str, **env: str) -> subprocess.Popen[str]:
+        """Start ``code`` in this venv's Python, with pipes."""
+        return subprocess.Popen(
+            [self.python, "-c", textwrap.dedent(code)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=clean_env(**env),
+        )
+
+    def script(self, name: str) -> Path:
+        """The path of an installed console script."""
+        return self.path / "bin" / name
+
+
+def write_project(where: Path, name: str, version: str, files: dict[str, str], entry_point: str = "") -> Path:
+    """Write a plugin project: a pyproject.toml for ``name`` and its package ``files``.
+
+    :param entry_point: ``"ep_name = module"`` for the ``spincycle_jobs`` group.
+    """
+    root = where / f"{name}-{version}"
+    package = name.replace("-", "_").lower()
+    ep_name, _, ep_value = entry_point.partition("=")
+    eps = (
+        f'[project.entry-points.spincycle_jobs]\n{ep_name.strip()} = "{ep_value.strip()}"\n'
+        if entry_point
+        else ""
+    )
+    files = {"__init__.py": "", **files}
+    for rel, text in files.items():
+        path = root / package / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text))
+    (root / "pyproject.toml").write_text(
+        textwrap.dedent(f"""\
+        [build-system]
+        requires = ["hatchling"]
+        build-backend = "hatchling.build"
+
+        [project]
+        name = "{name}"
+        version = "{version}"
+        dependencies = ["spincycle-jobs"]
+
+        [tool.hatch.build.targets.wheel]
+        packages = ["{package}"]
+        """)
+        + eps
+    )
+    return root
+
+
+@pytest.fixture(scope="session")
+def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Wheels of spincycle-jobs, the example plugin, their dependencies and the build backend."""
+    path = tmp_path_factory.mktemp("wheelhouse")
+    pip("download", "--only-binary=:all:", "-d", path, "pluggy", "attrs", "hatchling", "editables")
+    pip("wheel", "--no-deps", "--no-build-isolation", "-w", path, ROOT, EXAMPLE)
+    return path
+
+
+@pytest.fixture
+def make_venv(tmp_path: Path, wheelhouse: Path) -> Any:
+    """Make a new venv under this test's temporary folder."""
+
+    def make(name: str = "venv") -> Venv:
+        return Venv(tmp_path / name, wheelhouse)
+
+    return make

@@ -1,0 +1,257 @@
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import enum
+import json
+import threading
+from typing import Any
+from typing import Literal
+
+import attrs
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from spincycle_jobs import BaseJob
+from spincycle_jobs import Job
+from spincycle_jobs import JobError
+from spincycle_jobs import Return
+from spincycle_jobs import State
+
+
+class Color(enum.Enum):
+    RED = "red"
+    BLUE = "blue"
+
+
+class Level(enum.IntEnum):
+    LOW = 1
+    HIGH = 2
+
+
+@attrs.define
+class Host:
+    name: str
+    port: int = 22
+    tags: tuple[str, ...] = ()
+
+
+@attrs.define
+class Rich(BaseJob):
+    """A job with a field of every supported kind."""
+
+    text: str = ""
+    count: int = 0
+    ratio: float = 0.0
+    flag: bool = False
+    color: Color = Color.RED
+    level: Level = Level.LOW
+    when: dt.datetime = dt.datetime(2020, 1, 1, tzinfo=dt.UTC)
+    day: dt.date = dt.date(2020, 1, 1)
+    hosts: list[Host] = attrs.Factory(list)
+    by_name: dict[str, Host] = attrs.Factory(dict)
+    by_id: dict[int, str] = attrs.Factory(dict)
+    pair: tuple[int, str] = (0, "")
+    maybe: int | None = None
+    either: int | str = 0
+    mode: Literal["fast", "safe"] = "safe"
+    anything: Any = None
+    _cache: dict[str, Any] = attrs.field(factory=dict, init=False)
+
+    def create(self, job_args: dict[str, Any]) -> None:
+        pass
+
+    def run(self, job_data: dict[str, Any]) -> Return:
+        return Return(State.COMPLETE)
+
+
+def round_trip(job: BaseJob) -> Rich:
+    fresh = Rich(job.type(), job.name())
+    fresh.deserialize(job.serialize())
+    return fresh
+
+
+class TestBaseJob:
+    def test_is_a_job(self) -> None:
+        """A BaseJob subclass is a Job made as Sub(job_type, job_name)."""
+        job = Rich("rich", "r1")
+        assert isinstance(job, Job)
+        assert (job.type(), job.name()) == ("rich", "r1")
+
+    def test_status_and_stop(self) -> None:
+        """set_status feeds status(); stop() wakes wait() and is idempotent."""
+        job = Rich("rich", "r1")
+        job.set_status("working")
+        assert job.status() == "working"
+        assert job.wait(0) is False
+        assert not job.stopped
+        woke: list[bool] = []
+        waiter = threading.Thread(target=lambda: woke.append(job.wait(30)))
+        waiter.start()
+        job.stop()
+        job.stop()
+        waiter.join(5)
+        assert woke == [True]
+        assert job.stopped
+
+    def test_runtime_fields_not_serialized(self) -> None:
+        """Fields declared with init=False, and the base's own state, stay out of the JSON."""
+        job = Rich("rich", "r1")
+        job._cache["x"] = object()
+        data = json.loads(job.serialize())
+        assert "cache" not in data
+        assert "_cache" not in data
+        assert not {"job_type", "job_name", "_job_type", "_status"} & set(data)
+
+    def test_round_trip_restores_types(self) -> None:
+        """Nested attrs classes, enums, dates, tuples, dicts and unions come back with their types."""
+        job = Rich("rich", "r1")
+        job.hosts = [Host("a", 1, ("x",))]
+        job.by_name = {"b": Host("b")}
+        job.by_id = {7: "seven"}
+        job.color, job.level = Color.BLUE, Level.HIGH
+        job.pair, job.maybe, job.either, job.mode = (1, "one"), 5, "five", "fast"
+        back = round_trip(job)
+        assert back.hosts == [Host("a", 1, ("x",))]
+        assert type(back.hosts[0].tags) is tuple
+        assert back.by_name == {"b": Host("b")}
+        assert back.by_id == {7: "seven"}
+        assert back.color is Color.BLUE
+        assert back.level is Level.HIGH
+        assert (back.pair, back.maybe, back.either, back.mode) == ((1, "one"), 5, "five", "fast")
+        assert back.when == job.when
+        assert back.serialize() == job.serialize()
+
+    def test_serialize_is_compact_sorted_json(self) -> None:
+        """serialize() returns compact JSON bytes with sorted keys."""
+        blob = Rich("rich", "r1").serialize()
+        assert isinstance(blob, bytes)
+        assert list(json.loads(blob)) == sorted(json.loads(blob))
+        assert b": " not in blob
+
+    @pytest.mark.parametrize(
+        ("value", "message"),
+        [
+            ({1, 2}, "field anything: cannot serialize a value of type set"),
+            (float("nan"), "field anything: nan is not a finite number"),
+            ({"k": object()}, "field anything\\['k'\\]: cannot serialize a value of type object"),
+        ],
+        ids=["set", "nan", "nested-object"],
+    )
+    def test_unserializable_value(self, value: Any, message: str) -> None:
+        """A value JSON cannot carry raises a JobError naming the job and the field."""
+        job = Rich("rich", "r1")
+        job.anything = value
+        with pytest.raises(JobError, match=f"cannot serialize job 'r1' of type 'rich': {message}"):
+            job.serialize()
+
+    @pytest.mark.parametrize(
+        ("mutate", "message"),
+        [
+            (lambda d: d.pop("count"), "field count: missing field"),
+            (lambda d: d.update(count="3"), "field count: expected int, got str"),
+            (lambda d: d.update(count=True), "field count: expected int, got bool"),
+            (lambda d: d.update(extra=1), "field extra: unexpected field"),
+            (lambda d: d.update(color="green"), "field color: expected .*Color"),
+            (lambda d: d.update(hosts=[{"name": "a"}]), "field hosts\\[0\\].port: missing field"),
+            (lambda d: d.update(pair=[1]), "field pair: expected 2 items, got 1"),
+            (lambda d: d.update(when="yesterday"), "field when: expected .*datetime"),
+            (lambda d: d.update(mode="slow"), "field mode: expected Literal"),
+            (lambda d: d.update(either=[1]), "field either: expected int \\| str"),
+        ],
+        ids=[
+            "missing",
+            "str-for-int",
+            "bool-for-int",
+            "extra",
+            "enum",
+            "nested",
+            "tuple",
+            "date",
+            "lit",
+            "union",
+        ],
+    )
+    def test_bad_field_names_job_and_field(self, mutate: Any, message: str) -> None:
+        """A missing, unexpected or mistyped field raises a JobError naming the job and the field."""
+        data = json.loads(Rich("rich", "r1").serialize())
+        mutate(data)
+        job = Rich("rich", "r1")
+        job.count = 42
+        with pytest.raises(JobError, match=f"cannot deserialize job 'r1' of type 'rich': {message}"):
+            job.deserialize(json.dumps(data).encode())
+        assert job.count == 42  # nothing changed
+
+    @pytest.mark.parametrize("blob", [b"", b"\xff\xfe\x00", b"[1, 2]", b"null", b"[" * 100_000])
+    def test_not_json(self, blob: bytes) -> None:
+        """Bytes that are not a JSON object raise a JobError."""
+        with pytest.raises(JobError, match="cannot deserialize job 'r1' of type 'rich'"):
+            Rich("rich", "r1").deserialize(blob)
+
+
+hosts = st.builds(Host, st.text(), st.integers(), st.lists(st.text()).map(tuple))
+finite = st.floats(allow_nan=False, allow_infinity=False)
+
+
+@given(
+    text=st.text(),
+    count=st.integers(),
+    ratio=finite,
+    flag=st.booleans(),
+    color=st.sampled_from(Color),
+    level=st.sampled_from(Level),
+    when=st.datetimes(timezones=st.none() | st.timezones()),
+    day=st.dates(),
+    host_list=st.lists(hosts, max_size=3),
+    by_name=st.dictionaries(st.text(), hosts, max_size=3),
+    by_id=st.dictionaries(st.integers(), st.text(), max_size=3),
+    pair=st.tuples(st.integers(), st.text()),
+    maybe=st.none() | st.integers(),
+    either=st.integers() | st.text(),
+    mode=st.sampled_from(["fast", "safe"]),
+)
+def test_round_trip_any_values(  # noqa: PLR0913 - one argument per field
+    text: str,
+    count: int,
+    ratio: float,
+    flag: bool,  # noqa: FBT001
+    color: Color,
+    level: Level,
+    when: dt.datetime,
+    day: dt.date,
+    host_list: list[Host],
+    by_name: dict[str, Host],
+    by_id: dict[int, str],
+    pair: tuple[int, str],
+    maybe: int | None,
+    either: int | str,
+    mode: Literal["fast", "safe"],
+) -> None:
+    """Any field values survive serialize, deserialize, serialize unchanged."""
+    job = Rich("rich", "r")
+    job.text, job.count, job.ratio, job.flag = text, count, ratio, flag
+    job.color, job.level, job.when, job.day = color, level, when, day
+    job.hosts, job.by_name, job.by_id = host_list, by_name, by_id
+    job.pair, job.maybe, job.either, job.mode = pair, maybe, either, mode
+    back = round_trip(job)
+    assert attrs.asdict(back, recurse=False) | {"_stop_event": None} == attrs.asdict(job, recurse=False) | {
+        "_stop_event": None
+    }
+    assert back.serialize() == job.serialize()
+
+
+@given(st.binary())
+def test_random_bytes_only_raise_job_error(blob: bytes) -> None:
+    """deserialize of arbitrary bytes either works or raises JobError, nothing else."""
+    with contextlib.suppress(JobError):
+        Rich("rich", "r").deserialize(blob)
+
+
+@given(
+    st.recursive(st.none() | st.integers() | st.text(), lambda i: st.lists(i) | st.dictionaries(st.text(), i))
+)
+def test_random_json_only_raises_job_error(value: Any) -> None:
+    """deserialize of arbitrary JSON either works or raises JobError, nothing else."""
+    with contextlib.suppress(JobError):
+        Rich("rich", "r").deserialize(json.dumps({"hosts": value}).encode())
