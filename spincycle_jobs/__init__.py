@@ -27,6 +27,9 @@ from ._markers import hookspec
 from ._repo import MemoryRepo
 from ._repo import Repo
 from ._return import Return
+from ._runner import Runner
+from ._runner import RunResult
+from ._runner import RunStatus
 from ._state import State
 
 __all__ = [
@@ -44,7 +47,10 @@ __all__ = [
     "PluginInfo",
     "Repo",
     "Return",
+    "RunResult",
+    "RunStatus",
     "RunTimeoutError",
+    "Runner",
     "State",
     "TypeInfo",
     "UnknownJobTypeError",

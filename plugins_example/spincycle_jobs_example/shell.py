@@ -1,7 +1,5 @@
 """The ``shell-command`` job: runs a command, captures its output and exit code."""
 
-from __future__ import annotations
-
 import os
 import signal
 import subprocess
@@ -10,11 +8,7 @@ from typing import Any
 
 import attrs
 
-from spincycle_jobs import BaseJob
-from spincycle_jobs import JobError
-from spincycle_jobs import Return
-from spincycle_jobs import State
-from spincycle_jobs import get_arg
+from spincycle_jobs import BaseJob, JobError, Return, State, get_arg
 
 #: Seconds a stopped command has to exit after SIGTERM before it is killed.
 GRACE = 2.0
@@ -42,7 +36,7 @@ class ShellCommand(BaseJob):
     def run(self, job_data: dict[str, Any]) -> Return:
         """Run the command to its end, or until stopped."""
         try:
-            proc = subprocess.Popen(  # noqa: S603 - running a command is the job
+            self._proc = proc = subprocess.Popen(  # noqa: S603 - running a command is the job
                 [self.cmd, *self.args],
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
@@ -52,7 +46,6 @@ class ShellCommand(BaseJob):
             )
         except OSError as err:
             return Return(State.FAIL, exit=127, error=err, stderr=f"{self.cmd}: {err.strerror}\n")
-        self._proc = proc
         self.set_status(f"running {self.cmd} (pid {proc.pid})")
         if self.stopped:  # stop() came before the process existed
             self._signal(signal.SIGTERM)
@@ -60,12 +53,11 @@ class ShellCommand(BaseJob):
             stdout, stderr = proc.communicate()
         finally:
             self._signal(signal.SIGKILL)  # leave no child of the command behind
-        self.set_status(f"{self.cmd} exited {proc.returncode}")
-        if self.stopped:
-            return Return(State.STOPPED, exit=proc.returncode, stdout=stdout, stderr=stderr)
-        state = State.COMPLETE if proc.returncode == 0 else State.FAIL
-        error = None if proc.returncode == 0 else JobError(f"{self.cmd} exited {proc.returncode}")
-        return Return(state, exit=proc.returncode, error=error, stdout=stdout, stderr=stderr)
+        code = proc.returncode
+        self.set_status(f"{self.cmd} exited {code}")
+        state = State.STOPPED if self.stopped else State.COMPLETE if code == 0 else State.FAIL
+        error = JobError(f"{self.cmd} exited {code}") if code and state == State.FAIL else None
+        return Return(state, exit=code, error=error, stdout=stdout, stderr=stderr)
 
     def stop(self) -> None:
         """Send the command SIGTERM, and SIGKILL after a grace period if it lingers."""
@@ -76,11 +68,10 @@ class ShellCommand(BaseJob):
             timer.start()
 
     def _signal(self, sig: signal.Signals) -> bool:
-        proc = self._proc
-        if proc is None:
+        if self._proc is None:
             return False
         try:
-            os.killpg(proc.pid, sig)
+            os.killpg(self._proc.pid, sig)
         except ProcessLookupError:
             return False
         return True

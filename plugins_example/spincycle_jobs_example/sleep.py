@@ -1,17 +1,12 @@
 """The ``sleep`` job: waits, and answers ``stop`` at once."""
 
-from __future__ import annotations
-
+import math
 import time
 from typing import Any
 
 import attrs
 
-from spincycle_jobs import BaseJob
-from spincycle_jobs import JobError
-from spincycle_jobs import Return
-from spincycle_jobs import State
-from spincycle_jobs import get_arg
+from spincycle_jobs import BaseJob, JobError, Return, State, get_arg
 
 
 @attrs.define
@@ -24,15 +19,14 @@ class Sleep(BaseJob):
     def create(self, job_args: dict[str, Any]) -> None:
         """Take ``duration``, a number of seconds, from the job args."""
         self.duration = get_arg(job_args, "duration", float)
-        if not 0 <= self.duration < float("inf"):
+        if not 0 <= self.duration < math.inf:
             msg = f"duration in job args must be a finite number >= 0, got {self.duration}"
             raise JobError(msg)
 
     def run(self, job_data: dict[str, Any]) -> Return:
         """Sleep, unless stopped."""
         self._deadline = time.monotonic() + self.duration
-        stopped = self.wait(self.duration)
-        return Return(State.STOPPED if stopped else State.COMPLETE)
+        return Return(State.STOPPED if self.wait(self.duration) else State.COMPLETE)
 
     def status(self) -> str:
         """Say how long is left."""

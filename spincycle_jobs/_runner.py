@@ -1,0 +1,169 @@
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from typing import TYPE_CHECKING
+from typing import Any
+from typing import final
+
+import attrs
+
+from ._errors import RunTimeoutError
+from ._return import Return
+from ._state import State
+
+if TYPE_CHECKING:
+    from ._job import Job
+
+__all__ = ["RunResult", "RunStatus", "Runner"]
+
+
+@final
+@attrs.frozen
+class RunResult:
+    """How a :class:`Runner` run ended."""
+
+    #: The final state: ``STOPPED`` when the run was stopped, unless the job
+    #: returned ``COMPLETE``; else the state of the last try.
+    state: State
+    #: How many times the job ran.
+    tries: int
+    #: What each try returned, in order.
+    returns: tuple[Return, ...]
+
+
+@final
+@attrs.frozen
+class RunStatus:
+    """What a :class:`Runner` is doing, as :meth:`Runner.status` reports it."""
+
+    #: The job's own :meth:`~spincycle_jobs.Job.status`.
+    status: str
+    #: Whether the runner is waiting between tries.
+    sleeping: bool
+    #: How many tries have started.
+    tries: int
+    #: When :meth:`Runner.run` started, or ``None`` before.
+    started_at: dt.datetime | None
+
+
+class _Try(threading.Thread):
+    """One call of ``job.run`` in a daemon thread, for a try with a timeout."""
+
+    def __init__(self, job: Job, job_data: dict[str, Any]) -> None:
+        super().__init__(name=f"run {job.name()}", daemon=True)
+        self.job, self.job_data = job, job_data
+        self.result = Return(State.UNKNOWN)
+
+    def run(self) -> None:
+        self.result = _call_run(self.job, self.job_data)
+
+
+def _call_run(job: Job, job_data: dict[str, Any]) -> Return:
+    try:
+        result: object = job.run(job_data)
+    except Exception as err:  # noqa: BLE001 - an exception in run is a failed try, as in Spin Cycle
+        return Return(State.FAIL, exit=1, error=err)
+    if not isinstance(result, Return):
+        msg = f"{type(job).__qualname__}.run() returned {type(result).__name__}, not a Return"
+        return Return(State.FAIL, exit=1, error=TypeError(msg))
+    return result
+
+
+class Runner:
+    """Runs one job the way Spin Cycle's Job Runner does.
+
+    It runs the job, answers :meth:`status` while it runs, stops it on
+    request, enforces a timeout, and retries a try that did not complete
+    after a wait. An exception raised by the job's ``run`` becomes that
+    try's ``Return(state=FAIL, exit=1, error=exc)``: it never escapes.
+
+    A try that times out is the last: the job has been stopped by then.
+
+    :param job: a job ready to run (deserialized).
+    :param timeout: seconds one try may take; past it the runner calls the
+        job's ``stop()`` and the try ends as ``TIMEOUT``.
+    :param retries: how many more tries a try that did not complete gets.
+    :param retry_wait: seconds to wait between tries.
+    :param grace: seconds a timed-out job has to return after ``stop()``,
+        before the runner gives up waiting for it.
+    """
+
+    def __init__(
+        self,
+        job: Job,
+        *,
+        timeout: float | None = None,
+        retries: int = 0,
+        retry_wait: float = 0.0,
+        grace: float = 1.0,
+    ) -> None:
+        if retries < 0 or retry_wait < 0 or (timeout is not None and timeout <= 0):
+            msg = f"need retries >= 0, retry_wait >= 0, timeout > 0; got {retries}, {retry_wait}, {timeout}"
+            raise ValueError(msg)
+        #: The job this runner runs.
+        self.job: Job = job
+        self._timeout, self._retries, self._retry_wait, self._grace = timeout, retries, retry_wait, grace
+        self._stopped = threading.Event()
+        self._stop_lock = threading.Lock()
+        self._job_stopped = False
+        self._sleeping = False
+        self._tries = 0
+        self._started_at: dt.datetime | None = None
+
+    def run(self, job_data: dict[str, Any]) -> RunResult:
+        """Run the job, with retries, until it completes, fails its last try, or is stopped.
+
+        :param job_data: the runtime job data, passed to every try.
+        """
+        self._started_at = dt.datetime.now(dt.UTC)
+        returns: list[Return] = []
+        while not self._stopped.is_set():
+            self._tries += 1
+            result = self._try(job_data)
+            returns.append(result)
+            if result.state in (State.COMPLETE, State.TIMEOUT) or self._tries > self._retries:
+                break
+            self._sleeping = True
+            self._stopped.wait(self._retry_wait)
+            self._sleeping = False
+        last = returns[-1].state if returns else State.STOPPED
+        state = State.STOPPED if self._stopped.is_set() and last != State.COMPLETE else last
+        return RunResult(state, len(returns), tuple(returns))
+
+    def stop(self) -> None:
+        """Stop the run: the job's ``stop()`` is called once, and no further try starts.
+
+        Safe from any thread, and harmless to call again.
+        """
+        self._stopped.set()
+        self._stop_job()
+
+    def status(self) -> RunStatus:
+        """Report the job's status and where the run is; safe from any thread."""
+        try:
+            text = self.job.status()
+        except Exception as err:  # noqa: BLE001 - a broken status() must not break the caller
+            text = f"status() raised {type(err).__name__}: {err}"
+        return RunStatus(text, self._sleeping, self._tries, self._started_at)
+
+    def _stop_job(self) -> None:
+        with self._stop_lock:
+            if self._job_stopped:
+                return
+            self._job_stopped = True
+        self.job.stop()
+
+    def _try(self, job_data: dict[str, Any]) -> Return:
+        if self._timeout is None:
+            return _call_run(self.job, job_data)
+        attempt = _Try(self.job, job_data)
+        attempt.start()
+        attempt.join(self._timeout)
+        if not attempt.is_alive():
+            return attempt.result
+        self._stop_job()
+        attempt.join(self._grace)
+        late = attempt.result
+        error = RunTimeoutError(self._timeout)
+        return Return(State.TIMEOUT, exit=late.exit, error=error, stdout=late.stdout, stderr=late.stderr)

@@ -1,0 +1,188 @@
+"""check_job: each rule it checks, broken on purpose by a hand-written job."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import attrs
+import pytest
+
+from spincycle_jobs import BaseJob
+from spincycle_jobs import Factory
+from spincycle_jobs import Job
+from spincycle_jobs import Return
+from spincycle_jobs import State
+from spincycle_jobs.testing import ConformanceError
+from spincycle_jobs.testing import check_job
+
+from .jobs import Echo
+from .jobs import offering
+
+
+@attrs.define
+class StrSerializer(Echo):
+    def serialize(self) -> bytes:
+        return "text"  # type: ignore[return-value]
+
+
+@attrs.define
+class Unstable(Echo):
+    """Serializes a counter that grows each time: not a faithful round trip."""
+
+    count: int = 0
+
+    def serialize(self) -> bytes:
+        self.count += 1
+        return super().serialize()
+
+
+@attrs.define
+class SlowStatus(Echo):
+    def status(self) -> str:
+        time.sleep(3)
+        return "slow"
+
+    def run(self, job_data: dict[str, Any]) -> Return:
+        self.wait(2)
+        return Return(State.COMPLETE)
+
+
+@attrs.define
+class IntStatus(Echo):
+    def status(self) -> str:
+        return 5  # type: ignore[return-value]
+
+    def run(self, job_data: dict[str, Any]) -> Return:
+        self.wait(1)
+        return Return(State.COMPLETE)
+
+
+@attrs.define
+class NoReturn(Echo):
+    def run(self, job_data: dict[str, Any]) -> Return:
+        return State.COMPLETE  # type: ignore[return-value]
+
+
+@attrs.define
+class BadData(Echo):
+    def run(self, job_data: dict[str, Any]) -> Return:
+        job_data["lock"] = threading.Lock()
+        return Return(State.COMPLETE)
+
+
+@attrs.define
+class IgnoresStop(Echo):
+    def stop(self) -> None:
+        pass
+
+    def run(self, job_data: dict[str, Any]) -> Return:
+        time.sleep(3)
+        return Return(State.COMPLETE)
+
+
+@attrs.define
+class Good(Echo):
+    def run(self, job_data: dict[str, Any]) -> Return:
+        stopped = self.wait(10)
+        return Return(State.STOPPED if stopped else State.COMPLETE)
+
+
+def renamed(job_type: str, job_name: str) -> Job:
+    return Echo(job_type, "someone-else")
+
+
+class Loose:
+    """A JobFactory that checks nothing, unlike Factory, so check_job must."""
+
+    def __init__(self, constructor: Any) -> None:
+        self.constructor = constructor
+
+    def make(self, job_type: str, job_name: str) -> Job:
+        job: Job = self.constructor(job_type, job_name)
+        return job
+
+
+def factory(constructor: Any) -> Factory | Loose:
+    if constructor is renamed:
+        return Loose(constructor)
+    return Factory(autoload=False, plugins=[offering(job=constructor)])
+
+
+@pytest.mark.parametrize(
+    ("constructor", "kwargs", "rule"),
+    [
+        (renamed, {}, "make returns a job of the type and name asked"),
+        ("no_such_module_anywhere:Job", {}, "make returns a job"),
+        (StrSerializer, {}, "serialize returns bytes"),
+        (Unstable, {}, "serialize, deserialize, serialize gives the same bytes"),
+        (SlowStatus, {}, "status answers while run blocks"),
+        (IntStatus, {}, "status returns a str"),
+        (NoReturn, {}, "run returns a Return with a State"),
+        (BadData, {}, "job data stays JSON-serializable"),
+        (IgnoresStop, {"stop_after": 0.1, "timeout": 0.5}, "run ends after stop"),
+        (IgnoresStop, {"timeout": 0.5}, "run ends in time"),
+    ],
+    ids=[
+        "wrong-name",
+        "make-raises",
+        "not-bytes",
+        "round-trip",
+        "slow-status",
+        "status-type",
+        "no-return",
+        "job-data",
+        "ignores-stop",
+        "too-long",
+    ],
+)
+def test_each_rule(constructor: Any, kwargs: dict[str, Any], rule: str) -> None:
+    """A job that breaks a rule fails check_job with a ConformanceError naming that rule."""
+    with pytest.raises(ConformanceError) as info:
+        check_job(factory(constructor), "job", **kwargs)
+    assert info.value.rule == rule
+    assert str(info.value).startswith(f"{rule}: ")
+    assert isinstance(info.value, AssertionError)
+
+
+def test_good_job_passes_and_stops() -> None:
+    """A job that keeps the contract passes, with and without a stop."""
+    assert check_job(factory(Good), "job", timeout=15).state == State.COMPLETE
+    assert check_job(factory(Good), "job", stop_after=0.1).state == State.STOPPED
+
+
+def test_args_are_copied() -> None:
+    """create gets a copy of the args: the caller's dict is left as it was."""
+    args = {"text": "hi", "nested": {"a": 1}}
+
+    @attrs.define
+    class Mutating(Echo):
+        def create(self, job_args: dict[str, Any]) -> None:
+            job_args["nested"]["a"] = 2
+            super().create(job_args)
+
+    ret = check_job(factory(Mutating), "job", args)
+    assert ret.stdout == "hi"
+    assert args == {"text": "hi", "nested": {"a": 1}}
+
+
+def test_run_exception_propagates() -> None:
+    """An exception from run propagates as is."""
+
+    @attrs.define
+    class Raises(BaseJob):
+        def create(self, job_args: dict[str, Any]) -> None:
+            pass
+
+        def run(self, job_data: dict[str, Any]) -> Return:
+            msg = "no route to host"
+            raise OSError(msg)
+
+    with pytest.raises(OSError, match="no route to host"):
+        check_job(factory(Raises), "job")
+
+
+def test_pytest_fixture(job_factory: Factory) -> None:
+    """The job_factory fixture is a Factory over what is installed."""
+    assert isinstance(job_factory, Factory)
