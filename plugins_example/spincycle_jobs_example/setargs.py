@@ -5,11 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import attrs
-
-from spincycle_jobs import BaseJob
-from spincycle_jobs import Return
-from spincycle_jobs import State
-from spincycle_jobs import get_arg
+from spincycle_jobs import BaseJob, Return, State, get_arg
 
 
 @attrs.define

@@ -7,7 +7,6 @@ import threading
 from typing import Any
 
 import attrs
-
 from spincycle_jobs import BaseJob, JobError, Return, State, get_arg
 
 #: Seconds a stopped command has to exit after SIGTERM before it is killed.

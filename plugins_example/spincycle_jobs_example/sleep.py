@@ -5,7 +5,6 @@ import time
 from typing import Any
 
 import attrs
-
 from spincycle_jobs import BaseJob, JobError, Return, State, get_arg
 
 

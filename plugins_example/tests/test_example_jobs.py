@@ -6,12 +6,7 @@ import ast
 from pathlib import Path
 
 import pytest
-
-from spincycle_jobs import ArgNotSetError
-from spincycle_jobs import Factory
-from spincycle_jobs import JobError
-from spincycle_jobs import State
-from spincycle_jobs import WrongArgTypeError
+from spincycle_jobs import ArgNotSetError, Factory, JobError, State, WrongArgTypeError
 from spincycle_jobs.testing import check_job
 
 PACKAGE = Path(__file__).resolve().parent.parent / "spincycle_jobs_example"
