@@ -1,0 +1,1 @@
+"""Benchmarks: run each on its own, ``python -m tests.benchmarks.<name>``; they print a table."""
