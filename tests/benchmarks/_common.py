@@ -7,7 +7,10 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 
 def cold(code: str, env: dict[str, str], repeat: int) -> float:

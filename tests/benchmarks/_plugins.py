@@ -9,7 +9,10 @@ in for a real job's imports.
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 #: The entry-point group of the generated plugins (kept apart from real ones).
 GROUP = "spincycle_jobs_bench"
