@@ -37,18 +37,19 @@ def stop_to_return(factory: Factory, stops: int) -> list[float]:
         job = factory.make("sleep", f"s{i}")
         job.create({"duration": 60})
         runner = Runner(job)
-        done = threading.Event()
         ended: list[float] = []
-        thread = threading.Thread(
-            target=lambda r=runner: (r.run({}), ended.append(time.perf_counter()), done.set())
-        )
+
+        def run(runner: Runner = runner, ended: list[float] = ended) -> None:
+            runner.run({})
+            ended.append(time.perf_counter())
+
+        thread = threading.Thread(target=run)
         thread.start()
         while runner.status().tries == 0:
             time.sleep(0.001)
         time.sleep(0.01)
         stopped = time.perf_counter()
         runner.stop()
-        done.wait(10)
         thread.join()
         delays.append(ended[0] - stopped)
     return delays
