@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 from typing import Any
 
 from ._args import get_arg
@@ -22,8 +23,6 @@ from ._factory import TypeInfo
 from ._job import Job
 from ._job import JobConstructor
 from ._job import JobFactory
-from ._markers import hookimpl
-from ._markers import hookspec
 from ._repo import MemoryRepo
 from ._repo import Repo
 from ._return import Return
@@ -31,6 +30,10 @@ from ._runner import Runner
 from ._runner import RunResult
 from ._runner import RunStatus
 from ._state import State
+
+if TYPE_CHECKING:
+    from ._markers import hookimpl
+    from ._markers import hookspec
 
 __all__ = [
     "ArgNotSetError",
@@ -64,6 +67,11 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
+    # The markers need pluggy, which a job process that only makes jobs never imports.
+    if name in ("hookimpl", "hookspec"):
+        from . import _markers  # noqa: PLC0415
+
+        return getattr(_markers, name)
     if name == "__version__":
         from importlib.metadata import version  # noqa: PLC0415 - only when asked
 

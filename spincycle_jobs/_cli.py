@@ -136,7 +136,9 @@ def _list(opts: argparse.Namespace) -> int:
     lines = [_table(rows) if types else "no job types installed"]
     lines += [f"conflict: {c[0].type!r} is offered by {', '.join(i.plugin for i in c)}" for c in conflicts]
     lines += [f"broken plugin {p.name!r} ({p.distribution}): {p.error}" for p in broken]
+    lines.append("index: used" if factory.used_index else "index: not used (every plugin was loaded)")
     value = {
+        "index_used": factory.used_index,
         "types": [_type_dict(t) for t in types],
         "conflicts": [[_type_dict(i) for i in c] for c in conflicts],
         "broken": [{"name": p.name, "distribution": p.distribution, "error": str(p.error)} for p in broken],

@@ -3,6 +3,7 @@ from __future__ import annotations
 import importlib
 import os
 import re
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -18,15 +19,21 @@ import attrs
 from ._errors import PluginError
 from ._errors import UnknownJobTypeError
 from ._errors import type_name
+from ._index import locate
 from ._job import Job
-from ._markers import PROJECT_NAME
 
 if TYPE_CHECKING:
+    import pluggy
+
+    from ._index import Index
     from ._job import JobConstructor
 
 __all__ = ["Factory", "PluginInfo", "TypeInfo"]
 
+#: The pluggy project name, and the entry-point group plugins declare.
+PROJECT_NAME: Final = "spincycle_jobs"
 DISABLE_AUTOLOAD_ENV: Final = "SPINCYCLE_JOBS_DISABLE_PLUGIN_AUTOLOAD"
+NO_CACHE_ENV: Final = "SPINCYCLE_JOBS_NO_CACHE"
 STRICT_ENV: Final = "SPINCYCLE_JOBS_STRICT"
 HOOK: Final = "spincycle_jobs_job_types"
 _LAZY_TARGET = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
@@ -89,6 +96,10 @@ class _Candidate:
     distribution: str | None
     version: str | None
     load: Callable[[], object]
+    #: For an entry point: its value, ``"module"`` or ``"module:attr"``.
+    source: str | None = None
+    #: For an entry point: its distribution's ``dist-info`` folder, if known.
+    dist_path: str | None = None
 
 
 class _Provider:
@@ -99,6 +110,15 @@ class _Provider:
         self._value = value
         self._lock = lock
         self._error: Exception | None = None
+
+    def importable(self) -> bool:
+        """Whether the target string names this very constructor, so it can be imported by name."""
+        if isinstance(self._value, str):
+            return True
+        try:
+            return _resolve(self.info.target) is self._value
+        except Exception:  # noqa: BLE001 - anything that does not resolve is not importable
+            return False
 
     def constructor(self) -> JobConstructor:
         value = self._value
@@ -144,7 +164,12 @@ def _entry_point_candidates(
         if names & deny or (allow is not None and not names & allow):
             continue
         version = dist.version if dist is not None else None
-        found.append(_Candidate(ep.name, dist_name, version, ep.load))
+        dist_path = getattr(dist, "_path", None)  # the dist-info folder of a PathDistribution
+        found.append(
+            _Candidate(
+                ep.name, dist_name, version, ep.load, ep.value, None if dist_path is None else str(dist_path)
+            )
+        )
     found.sort(key=lambda c: (c.name, c.distribution or ""))
     return found
 
@@ -153,16 +178,34 @@ class _Registry:
     """What discovery found: the plugins, and who offers each job type."""
 
     def __init__(self, strict: bool) -> None:  # noqa: FBT001
-        import pluggy  # noqa: PLC0415 - only discovery needs it
-
-        from . import hookspecs  # noqa: PLC0415
-
         self.strict = strict
         self.plugins: dict[str, PluginInfo] = {}
         self.providers: dict[str, list[_Provider]] = {}
         self.lock = threading.Lock()
-        self.pm = pluggy.PluginManager(PROJECT_NAME)
-        self.pm.add_hookspecs(hookspecs)
+        self._pm: pluggy.PluginManager | None = None
+
+    @property
+    def pm(self) -> pluggy.PluginManager:
+        """The plugin manager, made on first need: a registry read from the index has none."""
+        if self._pm is None:
+            import pluggy  # noqa: PLC0415 - only loading plugins needs it
+
+            from . import hookspecs  # noqa: PLC0415
+
+            self._pm = pluggy.PluginManager(PROJECT_NAME)
+            self._pm.add_hookspecs(hookspecs)
+        return self._pm
+
+    def take(self, info: PluginInfo, offered: Mapping[str, JobConstructor | str]) -> None:
+        """Record a loaded plugin and the job types it offers."""
+        self.plugins[info.name] = info
+        for job_type, value in sorted(offered.items()):
+            target = value if isinstance(value, str) else _describe(value)
+            offer = TypeInfo(job_type, info.name, info.distribution, info.version, target)
+            providers = self.providers.setdefault(job_type, [])
+            providers.append(_Provider(offer, value, self.lock))
+            if self.strict and len(providers) > 1:
+                raise conflict_error(job_type, [p.info for p in providers])
 
     def add(self, candidate: _Candidate) -> None:
         """Load one plugin and take its job types; a failure is recorded, or raised when strict."""
@@ -179,16 +222,10 @@ class _Registry:
                 msg = f"plugin {candidate.name!r} ({candidate.distribution}) failed to load: {err}"
                 raise PluginError(msg, plugin=candidate.name) from err
             return
-        self.plugins[candidate.name] = PluginInfo(
-            candidate.name, candidate.distribution, candidate.version, None, time.perf_counter() - start
+        elapsed = time.perf_counter() - start
+        self.take(
+            PluginInfo(candidate.name, candidate.distribution, candidate.version, None, elapsed), offered
         )
-        for job_type, value in sorted(offered.items()):
-            target = value if isinstance(value, str) else _describe(value)
-            offer = TypeInfo(job_type, candidate.name, candidate.distribution, candidate.version, target)
-            providers = self.providers.setdefault(job_type, [])
-            providers.append(_Provider(offer, value, self.lock))
-            if self.strict and len(providers) > 1:
-                raise conflict_error(job_type, [p.info for p in providers])
 
     def _load(self, candidate: _Candidate) -> Mapping[str, JobConstructor | str]:
         name = candidate.name
@@ -263,6 +300,9 @@ class Factory:
         it; a skipped plugin is never imported, nor listed.
     :param strict: raise :class:`PluginError` on the first plugin problem
         instead of isolating it (for CI); also on with ``SPINCYCLE_JOBS_STRICT=1``.
+    :param cache: keep what discovery found in a persisted index, so the next
+        process need not import every plugin again; off with ``False`` or
+        ``SPINCYCLE_JOBS_NO_CACHE=1``. See :doc:`/factory`.
     """
 
     def __init__(
@@ -274,12 +314,15 @@ class Factory:
         allow: Iterable[str] | None = None,
         deny: Iterable[str] = (),
         strict: bool = False,
+        cache: bool = True,
     ) -> None:
         self._group = group
         self._autoload = autoload and not env_flag(DISABLE_AUTOLOAD_ENV)
         self._strict = strict or env_flag(STRICT_ENV)
         self._allow = None if allow is None else frozenset(_names(allow))
         self._deny = frozenset(_names(deny))
+        self._cache = cache and not env_flag(NO_CACHE_ENV)
+        self._used_index = False
         self._lock = threading.Lock()
         self._registered: list[_Candidate] = []
         self._registry: _Registry | None = None
@@ -349,20 +392,44 @@ class Factory:
         """Return one record per plugin found, loaded or not, sorted by name."""
         return [info for _, info in sorted(self._loaded().plugins.items())]
 
+    def refresh(self) -> None:
+        """Discover again now, ignoring and rewriting the persisted index."""
+        with self._lock:
+            self._registry = self._discover(use_index=False)
+
+    @property
+    def used_index(self) -> bool:
+        """Whether the plugins came from the persisted index (no plugin was imported to list them)."""
+        self._loaded()
+        return self._used_index
+
     def _loaded(self) -> _Registry:
         registry = self._registry
         if registry is not None:
             return registry
         with self._lock:
             if self._registry is None:
-                registry = _Registry(self._strict)
-                found = (
-                    _entry_point_candidates(self._group, self._allow, self._deny) if self._autoload else []
-                )
-                for candidate in [*self._registered, *found]:
-                    registry.add(candidate)
-                self._registry = registry
+                self._registry = self._discover(use_index=True)
             return self._registry
+
+    def _discover(self, *, use_index: bool) -> _Registry:
+        registry = _Registry(self._strict)
+        self._used_index = False
+        if self._autoload:
+            index = locate(self._group, self._allow, self._deny) if self._cache else None
+            recorded = index.read() if index is not None and use_index else None
+            if recorded is not None and _restore(registry, recorded):
+                self._used_index = True
+            else:
+                registry = _Registry(self._strict)
+                found = _entry_point_candidates(self._group, self._allow, self._deny)
+                for candidate in found:
+                    registry.add(candidate)
+                if index is not None:
+                    _record(index, registry, found)
+        for candidate in self._registered:
+            registry.add(candidate)
+        return registry
 
     def _unknown(self, job_type: str) -> UnknownJobTypeError:
         import difflib  # noqa: PLC0415 - only this error needs it
@@ -376,6 +443,48 @@ class Factory:
         )
         suggestions = tuple(difflib.get_close_matches(job_type, known, n=3))
         return UnknownJobTypeError(job_type, suggestions=suggestions, failed_plugins=failed)
+
+
+def _record(index: Index, registry: _Registry, found: list[_Candidate]) -> None:
+    """Write what discovery found to ``index``, if every plugin loaded and each type can be imported by name.
+
+    A broken plugin, a conflict, or a constructor that cannot be imported by its name
+    (a lambda, a closure) leaves the index out: discovery then runs in full each time,
+    so that what it reports is exactly what a fresh discovery says.
+    """
+    plugins, files = [], []
+    for c in found:
+        info = registry.plugins[c.name]
+        module = sys.modules.get((c.source or "").partition(":")[0])
+        if info.error is not None or c.source is None or module is None:
+            index.remove()
+            return
+        plugins.append([c.name, c.distribution, c.version, c.source, info.load_seconds])
+        files += [path for path in (c.dist_path, getattr(module, "__file__", None)) if path]
+    types = []
+    for job_type, providers in registry.providers.items():
+        if len(providers) > 1 or not providers[0].importable():
+            index.remove()
+            return
+        types.append([job_type, providers[0].info.plugin, providers[0].info.target])
+    index.write(plugins, types, files)
+
+
+def _restore(registry: _Registry, recorded: dict[str, Any]) -> bool:
+    """Fill ``registry`` from an index; ``False`` (and a half-filled registry) if it is malformed."""
+    try:
+        offers: dict[str, dict[str, str]] = {}
+        for job_type, plugin, target in recorded["types"]:
+            if not (isinstance(job_type, str) and isinstance(target, str) and _LAZY_TARGET.match(target)):
+                return False
+            offers.setdefault(plugin, {})[job_type] = target
+        for name, dist, version, _source, seconds in recorded["plugins"]:
+            if not all(isinstance(x, str | None) for x in (name, dist, version)) or not isinstance(name, str):
+                return False
+            registry.take(PluginInfo(name, dist, version, None, float(seconds)), offers.pop(name, {}))
+    except (KeyError, TypeError, ValueError):
+        return False
+    return not offers
 
 
 def _names(names: Iterable[str]) -> set[str]:

@@ -4,10 +4,9 @@ from typing import Final
 
 import pluggy
 
-__all__ = ["PROJECT_NAME", "hookimpl", "hookspec"]
+from ._factory import PROJECT_NAME
 
-#: The pluggy project name, and the entry-point group plugins declare.
-PROJECT_NAME: Final = "spincycle_jobs"
+__all__ = ["hookimpl", "hookspec"]
 
 #: Marks a function of a plugin as a hook implementation:
 #: ``@spincycle_jobs.hookimpl``.

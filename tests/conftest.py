@@ -9,9 +9,13 @@ import sys
 import textwrap
 import venv
 from pathlib import Path
+from typing import TYPE_CHECKING
 from typing import Any
 
 import pytest
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "plugins_example"
@@ -26,9 +30,21 @@ def pip(*args: str | Path) -> None:
 
 
 def clean_env(**extra: str) -> dict[str, str]:
-    """The environment without this package's settings or the test run's Python path."""
+    """The environment without this package's settings (but the test cache folder) or the Python path."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SPINCYCLE_JOBS_", "PYTHON", "COV"))}
-    return env | extra
+    return env | {"SPINCYCLE_JOBS_CACHE_DIR": os.environ["SPINCYCLE_JOBS_CACHE_DIR"]} | extra
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Keep every index the tests write in a folder of their own, never in the user's cache."""
+    before = os.environ.get("SPINCYCLE_JOBS_CACHE_DIR")
+    os.environ["SPINCYCLE_JOBS_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache") / "spincycle-jobs")
+    yield
+    if before is None:
+        del os.environ["SPINCYCLE_JOBS_CACHE_DIR"]
+    else:
+        os.environ["SPINCYCLE_JOBS_CACHE_DIR"] = before
 
 
 class Venv:

@@ -224,6 +224,13 @@ class TestListing:
         line = next(x for x in proc.stdout.splitlines() if x.startswith("sleep "))
         assert line.split() == ["sleep", "example", "spincycle-jobs-example", "0.1.0"]
 
+    def test_list_says_if_index_was_used(self) -> None:
+        """list says whether the persisted index was used: not on a cold start, then yes."""
+        env = clean_env(SPINCYCLE_JOBS_CACHE_DIR=str(Path(os.environ["SPINCYCLE_JOBS_CACHE_DIR"]) / "cli"))
+        assert "index: not used" in cli("list", env=env).stdout
+        assert "index: used" in cli("list", env=env).stdout
+        assert json.loads(cli("list", "--json", env=env).stdout)["index_used"] is True
+
     def test_list_json(self) -> None:
         """list --json gives the same as records."""
         out = json.loads(cli("list", "--json").stdout)

@@ -1,0 +1,218 @@
+"""The persisted index: each change to what is installed gives exactly what a fresh discovery gives."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import textwrap
+from typing import TYPE_CHECKING
+from typing import Any
+
+import pytest
+
+from .conftest import EXAMPLE
+from .conftest import Venv
+from .conftest import write_project
+from .plugins import GOOD
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+pytestmark = pytest.mark.slow
+
+# What a process sees: listings, whether the index was used, which plugin modules it imported.
+OBSERVE = """\
+import json, sys
+from spincycle_jobs import Factory
+f = Factory()
+job = f.make("sleep", "nap")
+seen = {
+    "types": [repr(t) for t in f.types()],
+    "plugins": [[p.name, p.distribution, p.version, repr(p.error)] for p in f.plugins()],
+    "used_index": f.used_index,
+    "imported": sorted(m for m in sys.modules if m.startswith(("good_jobs", "spincycle_jobs_example."))),
+}
+print(json.dumps(seen))
+"""
+
+GOOD_V2 = dict(
+    GOOD, **{"plugin.py": GOOD["plugin.py"].replace('"beta": ', '"gamma": "good_jobs.beta:Beta", "beta": ')}
+)
+
+
+class Env:
+    """A venv with the example plugin, and a cache folder of its own."""
+
+    def __init__(self, venv: Venv, cache: Path) -> None:
+        self.venv = venv
+        self.cache = cache
+
+    def observe(self, *, cache: bool = True, **env: str) -> dict[str, Any]:
+        if not cache:
+            env["SPINCYCLE_JOBS_NO_CACHE"] = "1"
+        result: dict[str, Any] = self.venv.run(OBSERVE, SPINCYCLE_JOBS_CACHE_DIR=str(self.cache), **env)
+        return result
+
+    def assert_fresh(self) -> dict[str, Any]:
+        """Run twice with the index (it may rebuild, then must be warm) and once without; all agree."""
+        first, warm, fresh = self.observe(), self.observe(), self.observe(cache=False)
+        for seen in (first, warm):
+            assert seen["types"] == fresh["types"]
+            assert seen["plugins"] == fresh["plugins"]
+        assert warm["used_index"] is True
+        assert fresh["used_index"] is False
+        return warm
+
+    def index_files(self) -> list[Path]:
+        return sorted(self.cache.glob("index-*.json"))
+
+
+@pytest.fixture
+def env(make_venv: Any, tmp_path: Path) -> Env:
+    venv = make_venv()
+    venv.install("spincycle-jobs", EXAMPLE)
+    return Env(venv, tmp_path / "cache")
+
+
+class TestIndex:
+    def test_warm_index_imports_only_the_job_module(self, env: Env) -> None:
+        """With the index warm, make imports the one job module and no hook module."""
+        cold = env.observe()
+        assert cold["used_index"] is False
+        assert "spincycle_jobs_example.plugin" in cold["imported"]
+        warm = env.assert_fresh()
+        assert warm["imported"] == ["spincycle_jobs_example.sleep"]
+        code = "import json, sys; from spincycle_jobs import Factory; Factory().make('noop', 'n'); "
+        modules = env.venv.run(
+            code + "print(json.dumps(sorted(sys.modules)))", SPINCYCLE_JOBS_CACHE_DIR=str(env.cache)
+        )
+        assert "pluggy" not in modules
+        assert "importlib.metadata" not in modules
+
+    def test_install_uninstall(self, env: Env, tmp_path: Path) -> None:
+        """Installing and uninstalling a plugin distribution are seen at once."""
+        env.assert_fresh()
+        env.venv.install(write_project(tmp_path, "good-jobs", "1.0", GOOD, "good = good_jobs.plugin"))
+        assert "alpha" in str(env.assert_fresh()["types"])
+        env.venv.uninstall("good-jobs")
+        assert "alpha" not in str(env.assert_fresh()["types"])
+
+    def test_upgrade_new_version_new_type(self, env: Env, tmp_path: Path) -> None:
+        """An upgrade to a new version with a new job type is seen at once."""
+        env.venv.install(write_project(tmp_path, "good-jobs", "1.0", GOOD, "good = good_jobs.plugin"))
+        assert "gamma" not in str(env.assert_fresh()["types"])
+        env.venv.install(write_project(tmp_path, "good-jobs", "2.0", GOOD_V2, "good = good_jobs.plugin"))
+        seen = env.assert_fresh()
+        assert "type='gamma', plugin='good', distribution='good-jobs', version='2.0'" in str(seen["types"])
+
+    def test_editable_hook_module_changes(self, env: Env, tmp_path: Path) -> None:
+        """An editable plugin whose hook module changes, metadata untouched, is seen at once."""
+        project = write_project(tmp_path, "good-jobs", "1.0", GOOD, "good = good_jobs.plugin")
+        env.venv.install(project, editable=True)
+        assert "gamma" not in str(env.assert_fresh()["types"])
+        hook = project / "good_jobs" / "plugin.py"
+        hook.write_text(textwrap.dedent(GOOD_V2["plugin.py"]))
+        assert "gamma" in str(env.assert_fresh()["types"])
+
+    @pytest.mark.parametrize(
+        "damage",
+        [
+            lambda p: p.write_bytes(p.read_bytes()[: len(p.read_bytes()) // 2]),
+            lambda p: p.write_bytes(b"\x00\xff garbage"),
+            lambda p: p.write_text(json.dumps({"version": 1, "key": "someone else's", "stamps": []})),
+            lambda p: p.write_text(json.dumps(json.loads(p.read_text()) | {"types": [["x", 1, None]]})),
+            lambda p: p.write_text(json.dumps(json.loads(p.read_text()) | {"plugins": "nope"})),
+            lambda p: (p.unlink(), p.mkdir()),
+        ],
+        ids=["truncated", "garbage", "foreign", "bad-types", "bad-plugins", "unreadable"],
+    )
+    def test_damaged_index_is_rebuilt(self, env: Env, damage: Any) -> None:
+        """A corrupt, truncated, foreign or unreadable index is ignored and rebuilt, never trusted."""
+        env.assert_fresh()
+        (index,) = env.index_files()
+        damage(index)
+        seen = env.observe()
+        fresh = env.observe(cache=False)
+        assert (seen["types"], seen["plugins"]) == (fresh["types"], fresh["plugins"])
+        if index.is_dir():
+            index.rmdir()
+        env.assert_fresh()
+
+    @pytest.mark.parametrize("kind", ["read-only-folder", "under-a-file"])
+    def test_cache_folder_cannot_be_made(self, env: Env, tmp_path: Path, kind: str) -> None:
+        """A cache folder that cannot be made or written (read-only home): no index, no error, same result."""
+        parent = tmp_path / kind
+        if kind == "under-a-file":
+            parent.write_text("")  # stops root too
+        else:
+            parent.mkdir(mode=stat.S_IRUSR | stat.S_IXUSR)
+        try:
+            runs = [env.venv.run(OBSERVE, SPINCYCLE_JOBS_CACHE_DIR=str(parent / "cache")) for _ in range(2)]
+            fresh = env.observe(cache=False)
+            assert all((r["types"], r["plugins"]) == (fresh["types"], fresh["plugins"]) for r in runs)
+            if kind == "under-a-file" or os.geteuid() != 0:  # root writes into a read-only folder
+                assert runs[1]["used_index"] is False
+        finally:
+            if parent.is_dir():
+                parent.chmod(stat.S_IRWXU)
+
+    def test_shared_writable_folder_is_not_used(self, env: Env) -> None:
+        """A cache folder others can write is not trusted: no index is read or written there."""
+        env.cache.mkdir(mode=0o777)
+        env.cache.chmod(0o777)
+        assert env.observe()["used_index"] is False
+        assert env.observe()["used_index"] is False
+        assert env.index_files() == []
+
+    def test_private_files(self, env: Env) -> None:
+        """The cache folder and index are the user's alone."""
+        env.assert_fresh()
+        assert stat.S_IMODE(env.cache.stat().st_mode) == 0o700
+        (index,) = env.index_files()
+        assert stat.S_IMODE(index.stat().st_mode) == 0o600
+
+    def test_processes_racing(self, env: Env) -> None:
+        """Eight processes building the index at once all get the right answer, and leave a valid index."""
+        procs = [env.venv.popen(OBSERVE, SPINCYCLE_JOBS_CACHE_DIR=str(env.cache)) for _ in range(8)]
+        outs = [json.loads(p.communicate(timeout=120)[0]) for p in procs]
+        fresh = env.observe(cache=False)
+        assert all((o["types"], o["plugins"]) == (fresh["types"], fresh["plugins"]) for o in outs)
+        assert env.observe()["used_index"] is True
+        assert [p.name for p in env.cache.iterdir() if p.name.endswith(".tmp")] == []
+
+    def test_no_cache(self, env: Env) -> None:
+        """SPINCYCLE_JOBS_NO_CACHE=1 reads and writes no index."""
+        env.observe(cache=False)
+        env.observe(cache=False)
+        assert not env.cache.exists()
+
+    def test_broken_plugin_is_never_indexed(self, env: Env, tmp_path: Path) -> None:
+        """While a plugin is broken no index is kept, so its error is reported as it happens."""
+        env.assert_fresh()
+        broken = {"plugin.py": "raise ImportError('needs libfoo')\n"}
+        env.venv.install(write_project(tmp_path, "broken-jobs", "0.1", broken, "broken = broken_jobs.plugin"))
+        first, second = env.observe(), env.observe()
+        assert second["used_index"] is False
+        assert "ImportError('needs libfoo')" in str(second["plugins"])
+        assert first["plugins"] == second["plugins"] == env.observe(cache=False)["plugins"]
+        assert env.index_files() == []
+
+
+def test_prune_keeps_the_newest(tmp_path: Path) -> None:
+    """Writing an index prunes the folder to the newest index files."""
+    from spincycle_jobs import _index  # noqa: PLC0415 - the module under test
+
+    folder = tmp_path / "cache"
+    folder.mkdir(mode=0o700)
+    for i in range(_index.KEEP + 10):
+        old = folder / f"index-{i:04d}.json"
+        old.write_text("{}")
+        os.utime(old, ns=(i * 10**9, i * 10**9))
+    index = _index.Index(folder / "index-new.json", "key")
+    index.write([], [], [])
+    names = sorted(p.name for p in folder.glob("index-*.json"))
+    assert len(names) == _index.KEEP
+    assert "index-new.json" in names
+    assert "index-0000.json" not in names
+    assert index.read() is not None
