@@ -10,17 +10,28 @@ import time
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from collections.abc import Sequence
 
 
-def cold(code: str, env: dict[str, str], repeat: int) -> float:
-    """Return the median wall time, in seconds, of ``python -c code`` in a new process."""
-    times = []
+def run_once(code: str, env: dict[str, str]) -> float:
+    """Return the wall time, in seconds, of ``python -c code`` in a new process."""
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-c", code], env=os.environ | env, check=True)
+    return time.perf_counter() - start
+
+
+def interleaved(cases: Mapping[str, Callable[[], float]], repeat: int) -> dict[str, float]:
+    """Run every case once per round, ``repeat`` rounds, and return each case's median in seconds.
+
+    Taking turns spreads the noise of a shared machine over all cases alike,
+    so their ratios hold better than their absolute times.
+    """
+    times: dict[str, list[float]] = {name: [] for name in cases}
     for _ in range(repeat):
-        start = time.perf_counter()
-        subprocess.run([sys.executable, "-c", code], env=os.environ | env, check=True)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        for name, case in cases.items():
+            times[name].append(case())
+    return {name: statistics.median(t) for name, t in times.items()}
 
 
 def table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:

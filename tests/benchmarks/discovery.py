@@ -3,18 +3,21 @@
 Run: ``python -m tests.benchmarks.discovery [--sizes 1,10,100,1000] [--repeat 5]``
 (stevedore rows need ``pip install stevedore``). Each row is a new Python
 process doing one thing; the table gives the median wall time of each, and
-each approach's time as a multiple of this package's ``Factory``.
+each approach's time as a multiple of this package's ``Factory`` with its index warm.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib.util
+import shutil
 import sys
 import tempfile
 from pathlib import Path
 
-from ._common import cold
+from ._common import interleaved
+from ._common import run_once
 from ._common import table
 from ._plugins import DRIVERS
 from ._plugins import GROUP
@@ -23,13 +26,24 @@ from ._plugins import job_type
 from ._plugins import package
 
 TYPE = job_type(0, 0)
+STEVEDORE = f"""
+from stevedore import DriverManager
+DriverManager({DRIVERS!r}, {TYPE!r}).driver({TYPE!r}, "x")
+"""
 
-APPROACHES = {
-    "spincycle_jobs Factory().make": f"""
+MAKE = f"""
 from spincycle_jobs import Factory
 Factory(group={GROUP!r}).make({TYPE!r}, "x")
-""",
-    "pluggy load_setuptools_entrypoints, all job classes": f"""
+"""
+BASE = "Factory().make, index warm"
+
+#: name: (code, extra environment, the cache folder to empty before each run, if any)
+APPROACHES: dict[str, tuple[str, dict[str, str], str | None]] = {
+    BASE: (MAKE, {}, None),
+    "Factory().make, index cold (built and written)": (MAKE, {}, "spincycle-jobs"),
+    "Factory().make, no index (SPINCYCLE_JOBS_NO_CACHE=1)": (MAKE, {"SPINCYCLE_JOBS_NO_CACHE": "1"}, None),
+    "pluggy load_setuptools_entrypoints, all job classes": (
+        f"""
 import importlib, pluggy
 from spincycle_jobs import hookspecs
 pm = pluggy.PluginManager("spincycle_jobs")
@@ -42,39 +56,53 @@ for offer in pm.hook.spincycle_jobs_job_types():
         classes[job_type] = getattr(importlib.import_module(module), attr)
 classes[{TYPE!r}]({TYPE!r}, "x")
 """,
-    "stevedore DriverManager": f"""
-from stevedore import DriverManager
-DriverManager({DRIVERS!r}, {TYPE!r}).driver({TYPE!r}, "x")
-""",
-    "import the one job module (the limit)": f"import {package(0)}.job_0",
+        {},
+        None,
+    ),
+    "stevedore DriverManager, cache warm": (STEVEDORE, {}, None),
+    "stevedore DriverManager, cache cold": (STEVEDORE, {}, "python-entrypoints"),
+    "import the one job module (the limit)": (f"import {package(0)}.job_0", {}, None),
 }
+
+
+def _case(code: str, env: dict[str, str], reset: Path | None) -> float:
+    if reset is not None:
+        shutil.rmtree(reset, ignore_errors=True)
+    return run_once(code, env)
 
 
 def main() -> None:
     """Generate the plugin sets, time each approach, print the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1,10,100,1000", help="numbers of installed distributions")
-    parser.add_argument("--repeat", type=int, default=5, help="runs per cell; the median is shown")
+    parser.add_argument("--repeat", type=int, default=11, help="runs per cell; the median is shown")
     opts = parser.parse_args()
     approaches = dict(APPROACHES)
     if importlib.util.find_spec("stevedore") is None:
-        del approaches["stevedore DriverManager"]
-        print("stevedore is not installed: its row is left out", file=sys.stderr)
+        approaches = {k: v for k, v in approaches.items() if not k.startswith("stevedore")}
+        print("stevedore is not installed: its rows are left out", file=sys.stderr)
     rows = []
     for size in map(int, opts.sizes.split(",")):
         with tempfile.TemporaryDirectory() as tmp:
             root = Path(tmp) / "site"
             generate(root, size)
-            env = {"PYTHONPATH": str(root), "XDG_CACHE_HOME": str(Path(tmp) / "cache")}
-            times = {}
-            for name, code in approaches.items():
-                cold(code, env, 1)  # warm the OS file cache, and stevedore's own cache
-                repeat = 1 if name.startswith("pluggy") and size >= 1000 else opts.repeat
-                times[name] = cold(code, env, repeat)
-            base = times["spincycle_jobs Factory().make"]
+            cache = Path(tmp) / "cache"
+            env = {
+                "PYTHONPATH": str(root),
+                "XDG_CACHE_HOME": str(cache),
+                "SPINCYCLE_JOBS_CACHE_DIR": str(cache / "spincycle-jobs"),
+            }
+            cases = {}
+            for name, (code, extra, reset) in approaches.items():
+                run_once(code, env | extra)  # warm the OS file cache, and the caches
+                cases[name] = functools.partial(_case, code, env | extra, cache / reset if reset else None)
+            slow = {k: v for k, v in cases.items() if k.startswith("pluggy")}
+            times = interleaved({k: v for k, v in cases.items() if k not in slow}, opts.repeat)
+            times |= interleaved(slow, 1 if size >= 1000 else opts.repeat)  # about 30 s a run at 1,000
+            base = times[BASE]
             rows += [[size, name, f"{t * 1000:.0f}", f"{t / base:.2f}x"] for name, t in times.items()]
             print(f"done: {size} distributions", file=sys.stderr)
-    print(table(["dists", "approach", "ms", "vs Factory"], rows))
+    print(table(["dists", "approach", "ms", "vs index warm"], rows))
 
 
 if __name__ == "__main__":
