@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import importlib
 import os
-import re
 import sys
 import threading
 import time
@@ -26,6 +25,7 @@ if TYPE_CHECKING:
     import pluggy
 
     from ._index import Index
+    from ._index import Recorded
     from ._job import JobConstructor
 
 __all__ = ["Factory", "PluginInfo", "TypeInfo"]
@@ -36,7 +36,6 @@ DISABLE_AUTOLOAD_ENV: Final = "SPINCYCLE_JOBS_DISABLE_PLUGIN_AUTOLOAD"
 NO_CACHE_ENV: Final = "SPINCYCLE_JOBS_NO_CACHE"
 STRICT_ENV: Final = "SPINCYCLE_JOBS_STRICT"
 HOOK: Final = "spincycle_jobs_job_types"
-_LAZY_TARGET = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
 
 
 def env_flag(name: str) -> bool:
@@ -45,7 +44,15 @@ def env_flag(name: str) -> bool:
 
 
 def _normalize(dist_name: str) -> str:
+    import re  # noqa: PLC0415 - not on the path of a warm start
+
     return re.sub(r"[-_.]+", "-", dist_name).lower()
+
+
+def _is_target(value: str) -> bool:
+    """Whether ``value`` has the form ``"package.module:attr.path"``."""
+    module, sep, attr = value.partition(":")
+    return bool(sep) and all(part.isidentifier() for part in (*module.split("."), *attr.split(".")))
 
 
 def _describe(obj: object) -> str:
@@ -98,8 +105,6 @@ class _Candidate:
     load: Callable[[], object]
     #: For an entry point: its value, ``"module"`` or ``"module:attr"``.
     source: str | None = None
-    #: For an entry point: its distribution's ``dist-info`` folder, if known.
-    dist_path: str | None = None
 
 
 class _Provider:
@@ -164,25 +169,27 @@ def _entry_point_candidates(
         if names & deny or (allow is not None and not names & allow):
             continue
         version = dist.version if dist is not None else None
-        dist_path = getattr(dist, "_path", None)  # the dist-info folder of a PathDistribution
-        found.append(
-            _Candidate(
-                ep.name, dist_name, version, ep.load, ep.value, None if dist_path is None else str(dist_path)
-            )
-        )
+        found.append(_Candidate(ep.name, dist_name, version, ep.load, ep.value))
     found.sort(key=lambda c: (c.name, c.distribution or ""))
     return found
 
 
 class _Registry:
-    """What discovery found: the plugins, and who offers each job type."""
+    """What discovery found: the plugins, and who offers each job type.
 
-    def __init__(self, strict: bool) -> None:  # noqa: FBT001
+    A registry read from the index takes each plugin and job type from the
+    record only when first asked for it: making one job never reads the rest.
+    """
+
+    def __init__(self, strict: bool, recorded: Recorded | None = None) -> None:  # noqa: FBT001
         self.strict = strict
-        self.plugins: dict[str, PluginInfo] = {}
-        self.providers: dict[str, list[_Provider]] = {}
         self.lock = threading.Lock()
+        self._plugins: dict[str, PluginInfo] = {}
+        self._providers: dict[str, list[_Provider]] = {}
         self._pm: pluggy.PluginManager | None = None
+        self._recorded = recorded
+        self._plugin_rows = {row[0]: row for row in recorded.plugins} if recorded else {}
+        self._looked_up: set[str] = set()
 
     @property
     def pm(self) -> pluggy.PluginManager:
@@ -196,16 +203,77 @@ class _Registry:
             self._pm.add_hookspecs(hookspecs)
         return self._pm
 
+    def providers_of(self, job_type: str) -> list[_Provider]:
+        """Return the offers of ``job_type``: none, one, or several (a conflict)."""
+        if self._recorded is not None and job_type not in self._looked_up:
+            with self.lock:
+                self._take_recorded(job_type)
+        return self._providers.get(job_type, [])
+
+    def all_providers(self) -> dict[str, list[_Provider]]:
+        """Return the offers of every job type."""
+        recorded = self._recorded
+        if recorded is not None:
+            with self.lock:
+                for row in recorded.all_types():
+                    if row[0] not in self._looked_up:
+                        self._looked_up.add(row[0])
+                        self._take_row(row)
+                self._recorded = None
+        return self._providers
+
+    def all_plugins(self) -> dict[str, PluginInfo]:
+        """Return every plugin found, loaded or not."""
+        with self.lock:
+            for name in list(self._plugin_rows):
+                self._plugin(name)
+        return self._plugins
+
     def take(self, info: PluginInfo, offered: Mapping[str, JobConstructor | str]) -> None:
         """Record a loaded plugin and the job types it offers."""
-        self.plugins[info.name] = info
+        self._plugins[info.name] = info
         for job_type, value in sorted(offered.items()):
+            self._take_recorded(job_type)
             target = value if isinstance(value, str) else _describe(value)
             offer = TypeInfo(job_type, info.name, info.distribution, info.version, target)
-            providers = self.providers.setdefault(job_type, [])
+            providers = self._providers.setdefault(job_type, [])
             providers.append(_Provider(offer, value, self.lock))
             if self.strict and len(providers) > 1:
                 raise conflict_error(job_type, [p.info for p in providers])
+
+    def _take_recorded(self, job_type: str) -> None:
+        if self._recorded is not None and job_type not in self._looked_up:
+            self._looked_up.add(job_type)
+            row = self._recorded.lookup(job_type)
+            if row is not None:
+                self._take_row(row)
+
+    def _take_row(self, row: list[Any]) -> None:
+        """Take one ``[job_type, plugin, target]`` row of the index (a malformed one is left out)."""
+        if len(row) != 3 or not all(isinstance(x, str) for x in row) or not _is_target(row[2]):  # noqa: PLR2004
+            return
+        job_type, plugin, target = row
+        info = self._plugin(plugin)
+        if info is not None:
+            offer = TypeInfo(job_type, plugin, info.distribution, info.version, target)
+            self._providers.setdefault(job_type, []).append(_Provider(offer, target, self.lock))
+
+    def _plugin(self, name: str) -> PluginInfo | None:
+        """Return the plugin called ``name``, taking it from the index on first need."""
+        row = self._plugin_rows.pop(name, None)
+        if row is not None and len(row) == 5:  # noqa: PLR2004 - the five fields written by _record
+            _, dist, version, _source, seconds = row
+            if (
+                isinstance(dist, str | None)
+                and isinstance(version, str | None)
+                and isinstance(seconds, float)
+            ):
+                self._plugins[name] = PluginInfo(name, dist, version, None, seconds)
+        return self._plugins.get(name)
+
+    def taken(self, name: str) -> bool:
+        """Whether a plugin of that name was found already."""
+        return name in self._plugins or name in self._plugin_rows
 
     def add(self, candidate: _Candidate) -> None:
         """Load one plugin and take its job types; a failure is recorded, or raised when strict."""
@@ -216,8 +284,8 @@ class _Registry:
             info = PluginInfo(
                 candidate.name, candidate.distribution, candidate.version, err, time.perf_counter() - start
             )
-            if candidate.name not in self.plugins:
-                self.plugins[candidate.name] = info
+            if not self.taken(candidate.name):
+                self._plugins[candidate.name] = info
             if self.strict:
                 msg = f"plugin {candidate.name!r} ({candidate.distribution}) failed to load: {err}"
                 raise PluginError(msg, plugin=candidate.name) from err
@@ -229,8 +297,8 @@ class _Registry:
 
     def _load(self, candidate: _Candidate) -> Mapping[str, JobConstructor | str]:
         name = candidate.name
-        if name in self.plugins:
-            other = self.plugins[name].distribution
+        if self.taken(name):
+            other = self.all_plugins()[name].distribution
             msg = f"plugin name {name!r} is already taken by {other or 'an in-process plugin'}"
             raise PluginError(msg, plugin=name)
         plugin = candidate.load()
@@ -264,7 +332,7 @@ def _check_offer(name: str, offered: object) -> Mapping[str, JobConstructor | st
         if not isinstance(key, str) or not key:
             msg = f"plugin {name!r}: {HOOK}() returned the key {key!r}, expected {expected}"
             raise PluginError(msg, plugin=name)
-        if isinstance(value, str) and not _LAZY_TARGET.match(value):
+        if isinstance(value, str) and not _is_target(value):
             msg = f"plugin {name!r}: job type {key!r} names {value!r}, which is not of the form 'module:attr'"
             raise PluginError(msg, plugin=name)
         if not isinstance(value, str) and not callable(value):
@@ -353,7 +421,7 @@ class Factory:
             something other than a :class:`Job` of that type and name, or
             when more than one plugin offers ``job_type``.
         """
-        providers = self._loaded().providers.get(job_type)
+        providers = self._loaded().providers_of(job_type)
         if not providers:
             raise self._unknown(job_type)
         if len(providers) > 1:
@@ -380,17 +448,17 @@ class Factory:
 
         A type that more than one plugin offers is left out: see :meth:`conflicts`.
         """
-        providers = self._loaded().providers
+        providers = self._loaded().all_providers()
         return [p[0].info for _, p in sorted(providers.items()) if len(p) == 1]
 
     def conflicts(self) -> list[tuple[TypeInfo, ...]]:
         """Return, for each job type that more than one plugin offers, every offer of it."""
-        providers = self._loaded().providers
+        providers = self._loaded().all_providers()
         return [tuple(x.info for x in p) for _, p in sorted(providers.items()) if len(p) > 1]
 
     def plugins(self) -> list[PluginInfo]:
         """Return one record per plugin found, loaded or not, sorted by name."""
-        return [info for _, info in sorted(self._loaded().plugins.items())]
+        return [info for _, info in sorted(self._loaded().all_plugins().items())]
 
     def refresh(self) -> None:
         """Discover again now, ignoring and rewriting the persisted index."""
@@ -418,10 +486,10 @@ class Factory:
         if self._autoload:
             index = locate(self._group, self._allow, self._deny) if self._cache else None
             recorded = index.read() if index is not None and use_index else None
-            if recorded is not None and _restore(registry, recorded):
+            if recorded is not None:
+                registry = _Registry(self._strict, recorded)
                 self._used_index = True
             else:
-                registry = _Registry(self._strict)
                 found = _entry_point_candidates(self._group, self._allow, self._deny)
                 for candidate in found:
                     registry.add(candidate)
@@ -435,10 +503,10 @@ class Factory:
         import difflib  # noqa: PLC0415 - only this error needs it
 
         registry = self._loaded()
-        known = [t for t, p in registry.providers.items() if len(p) == 1]
+        known = [t for t, p in registry.all_providers().items() if len(p) == 1]
         failed = tuple(
             (name, f"{type(info.error).__name__}: {info.error}")
-            for name, info in sorted(registry.plugins.items())
+            for name, info in sorted(registry.all_plugins().items())
             if info.error is not None
         )
         suggestions = tuple(difflib.get_close_matches(job_type, known, n=3))
@@ -454,37 +522,21 @@ def _record(index: Index, registry: _Registry, found: list[_Candidate]) -> None:
     """
     plugins, files = [], []
     for c in found:
-        info = registry.plugins[c.name]
+        info = registry.all_plugins()[c.name]
         module = sys.modules.get((c.source or "").partition(":")[0])
         if info.error is not None or c.source is None or module is None:
             index.remove()
             return
         plugins.append([c.name, c.distribution, c.version, c.source, info.load_seconds])
-        files += [path for path in (c.dist_path, getattr(module, "__file__", None)) if path]
+        if module_file := getattr(module, "__file__", None):
+            files.append(module_file)
     types = []
-    for job_type, providers in registry.providers.items():
+    for job_type, providers in registry.all_providers().items():
         if len(providers) > 1 or not providers[0].importable():
             index.remove()
             return
         types.append([job_type, providers[0].info.plugin, providers[0].info.target])
     index.write(plugins, types, files)
-
-
-def _restore(registry: _Registry, recorded: dict[str, Any]) -> bool:
-    """Fill ``registry`` from an index; ``False`` (and a half-filled registry) if it is malformed."""
-    try:
-        offers: dict[str, dict[str, str]] = {}
-        for job_type, plugin, target in recorded["types"]:
-            if not (isinstance(job_type, str) and isinstance(target, str) and _LAZY_TARGET.match(target)):
-                return False
-            offers.setdefault(plugin, {})[job_type] = target
-        for name, dist, version, _source, seconds in recorded["plugins"]:
-            if not all(isinstance(x, str | None) for x in (name, dist, version)) or not isinstance(name, str):
-                return False
-            registry.take(PluginInfo(name, dist, version, None, float(seconds)), offers.pop(name, {}))
-    except (KeyError, TypeError, ValueError):
-        return False
-    return not offers
 
 
 def _names(names: Iterable[str]) -> set[str]:

@@ -1,30 +1,31 @@
 """The persisted index of what discovery found, so a new process need not discover again.
 
-One JSON file per interpreter, ``sys.path`` and Factory settings, in a cache
+One file per interpreter, ``sys.path`` and Factory settings, in a cache
 folder only the user can write. It records, for every plugin loaded through
 an entry point, its name, distribution, version and entry point, and every
 job type with its plugin and target; and the stamps (modification time,
-size, inode) of what that came from: the ``sys.path`` folders, the
-distributions' ``dist-info`` folders and the plugins' hook modules. Any
-stamp that differs, or a file that is not exactly such an index, means
+size, inode) of what that came from: the ``sys.path`` folders, whose own
+stamps change whenever a distribution's ``dist-info`` folder is added,
+replaced or removed (install, upgrade, uninstall), and the plugins' hook
+modules, which an editable install can change without touching any metadata.
+Any stamp that differs, or a file that is not exactly such an index, means
 discovery runs again; nothing read from it is trusted before that check.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import sys
-from pathlib import Path
+import zlib
 from typing import Any
 from typing import Final
 
-__all__ = ["Index", "locate"]
+__all__ = ["Index", "Recorded", "locate"]
 
 #: Bump when the file's shape changes: an index of another version is ignored.
-INDEX_VERSION: Final = 1
+INDEX_VERSION: Final = 2
 CACHE_DIR_ENV: Final = "SPINCYCLE_JOBS_CACHE_DIR"
 #: Index files kept; older ones are pruned when a new one is written.
 KEEP: Final = 32
@@ -35,95 +36,141 @@ Stamp = list[int] | None
 def stamp(path: str) -> Stamp:
     """Return what identifies ``path``'s current state, or ``None`` when it does not exist."""
     try:
-        st = os.stat(path)  # noqa: PTH116 - the hot path of a warm start: no Path objects
+        st = os.stat(path)
     except OSError:
         return None
     return [st.st_mtime_ns, st.st_size, st.st_ino]
 
 
-def default_cache_dir() -> Path:
+# Paths are plain strings here, not pathlib: importing pathlib would cost a
+# warm start more than reading the index does.
+
+
+def default_cache_dir() -> str:
     """Return the folder for index files: ``$SPINCYCLE_JOBS_CACHE_DIR``, else the user cache folder."""
     if configured := os.environ.get(CACHE_DIR_ENV):
-        return Path(configured)
+        return configured
+    home = os.path.expanduser("~")
     if sys.platform == "darwin":
-        base = Path.home() / "Library" / "Caches"
+        base = os.path.join(home, "Library", "Caches")
     elif sys.platform == "win32":
-        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
+        base = os.environ.get("LOCALAPPDATA") or os.path.join(home, "AppData", "Local")
     else:
-        base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return base / "spincycle-jobs"
+        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(home, ".cache")
+    return os.path.join(base, "spincycle-jobs")
 
 
-def _private_dir(path: Path) -> bool:
+def _private_dir(path: str) -> bool:
     """Make ``path`` if needed; say whether it is a folder that only this user can write."""
     try:
-        path.mkdir(mode=0o700, parents=True, exist_ok=True)
-        st = path.stat()
+        os.makedirs(path, mode=0o700, exist_ok=True)
+        st = os.stat(path)
     except OSError:
         return False
     owner_ok = not hasattr(os, "getuid") or st.st_uid == os.getuid()
-    return path.is_dir() and owner_ok and not st.st_mode & 0o022 and os.access(path, os.W_OK)
+    return os.path.isdir(path) and owner_ok and not st.st_mode & 0o022 and os.access(path, os.W_OK)
+
+
+class Recorded:
+    """A valid index's content: the plugins, and the job types, looked up one at a time.
+
+    The job types are kept as the file's text, one JSON line each, so that a
+    process that makes one type parses one line, not thousands.
+    """
+
+    def __init__(self, plugins: list[list[Any]], types_text: str) -> None:
+        #: One ``[name, distribution, version, entry point, load seconds]`` per plugin.
+        self.plugins = plugins
+        self._types_text = types_text
+
+    def lookup(self, job_type: str) -> list[Any] | None:
+        """Return ``[job_type, plugin, target]``, or ``None`` when the index has no such type."""
+        needle = "\n" + json.dumps([job_type])[:-1] + ","
+        start = self._types_text.find(needle)
+        if start < 0:
+            return None
+        end = self._types_text.find("\n", start + 1)
+        row = json.loads(self._types_text[start + 1 : end if end >= 0 else None])
+        return row if isinstance(row, list) else None
+
+    def all_types(self) -> list[list[Any]]:
+        """Return every ``[job_type, plugin, target]``, sorted by type (a malformed line is left out)."""
+        rows = (json.loads(line) for line in self._types_text.split("\n") if line)
+        return [row for row in rows if isinstance(row, list) and row and isinstance(row[0], str)]
 
 
 class Index:
-    """One index file: where it is, and the key it must carry."""
+    """One index file: where it is, and the key it must carry.
 
-    def __init__(self, path: Path, key: str) -> None:
+    The file is lines of JSON: a header with the format version, the key and
+    a checksum of the rest; the stamps; the plugins; then one line per job
+    type, sorted.
+    """
+
+    def __init__(self, path: str, key: str) -> None:
         self.path = path
         self.key = key
 
-    def read(self) -> dict[str, Any] | None:
+    def read(self) -> Recorded | None:
         """Return the recorded discovery if the file is a valid, current index for this key, else ``None``."""
         try:
-            with self.path.open("rb") as src:
-                data = json.load(src)
-            if data["version"] != INDEX_VERSION or data["key"] != self.key:
+            with open(self.path, "rb") as src:
+                data = src.read()
+            header_end = data.index(b"\n")
+            header = json.loads(data[:header_end])
+            if header != {"version": INDEX_VERSION, "key": self.key, "crc": zlib.crc32(data[header_end:])}:
                 return None
-            if not all(stamp(path) == recorded for path, recorded in data["stamps"]):
+            text = data[header_end:].decode()
+            stamps_end = text.index("\n", 1)
+            plugins_end = text.index("\n", stamps_end + 1)
+            stamps = json.loads(text[1:stamps_end])
+            if not all(stamp(path) == recorded for path, recorded in stamps):
                 return None
-        except (OSError, ValueError, KeyError, TypeError, IndexError):
+            plugins = json.loads(text[stamps_end:plugins_end])
+            if not isinstance(plugins, list):
+                return None
+        except (OSError, ValueError, TypeError):
             return None
-        return data if isinstance(data, dict) else None
+        return Recorded(plugins, text[plugins_end:])
 
     def write(self, plugins: list[list[Any]], types: list[list[str]], files: list[str]) -> None:
         """Record a discovery, with stamps of ``files`` and of ``sys.path``; never fails loudly."""
         import tempfile  # noqa: PLC0415 - only writing needs it
 
         paths = sorted({*_search_path(), *files})
-        data = {
-            "version": INDEX_VERSION,
-            "key": self.key,
-            "stamps": [[p, stamp(p)] for p in paths],
-            "plugins": plugins,
-            "types": types,
-        }
-        folder = self.path.parent
+        lines = [[[p, stamp(p)] for p in paths], plugins, *sorted(types)]
+        body = "".join("\n" + json.dumps(line, separators=(",", ":")) for line in lines) + "\n"
+        header = json.dumps({"version": INDEX_VERSION, "key": self.key, "crc": zlib.crc32(body.encode())})
+        folder = os.path.dirname(self.path)
         if not _private_dir(folder):
             return
         with contextlib.suppress(OSError):
             fd, tmp = tempfile.mkstemp(dir=folder, prefix=".index-", suffix=".tmp")
             try:
                 with os.fdopen(fd, "w", encoding="utf-8") as out:
-                    json.dump(data, out, separators=(",", ":"))
-                Path(tmp).replace(self.path)
+                    out.write(header + body)
+                os.replace(tmp, self.path)  # atomic: readers see the old file or the new
             finally:
-                Path(tmp).unlink(missing_ok=True)
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(tmp)
             _prune(folder)
 
     def remove(self) -> None:
         """Delete the index file, if there is one."""
         with contextlib.suppress(OSError):
-            self.path.unlink()
+            os.unlink(self.path)
 
 
 def _search_path() -> list[str]:
-    return [os.path.abspath(p) for p in sys.path]  # noqa: PTH100 - as import sees them, links unresolved
+    return [os.path.abspath(p) for p in sys.path]
 
 
-def _prune(folder: Path) -> None:
+def _prune(folder: str) -> None:
     """Keep the newest :data:`KEEP` index files in ``folder``."""
+    from pathlib import Path  # noqa: PLC0415 - only writing needs it
+
     found = []
-    for path in folder.glob("index-*.json"):
+    for path in Path(folder).glob("index-*.json"):
         with contextlib.suppress(OSError):
             found.append((path.stat().st_mtime_ns, path))
     for _, path in sorted(found, reverse=True)[KEEP:]:
@@ -138,12 +185,13 @@ def locate(group: str, allow: frozenset[str] | None, deny: frozenset[str]) -> In
             INDEX_VERSION,
             sys.executable,
             sys.version,
-            str(Path(__file__).parent),
+            os.path.dirname(__file__),
             _search_path(),
             group,
             None if allow is None else sorted(allow),
             sorted(deny),
         ]
     )
-    name = "index-" + hashlib.sha256(key.encode()).hexdigest()[:24] + ".json"
-    return Index(default_cache_dir() / name, key)
+    raw = key.encode()  # the name need not be collision-proof: the file holds the whole key
+    name = f"index-{zlib.crc32(raw):08x}{zlib.adler32(raw):08x}.json"
+    return Index(os.path.join(default_cache_dir(), name), key)

@@ -131,7 +131,7 @@ def write_project(where: Path, name: str, version: str, files: dict[str, str], e
 def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Wheels of spincycle-jobs, the example plugin, their dependencies and the build backend."""
     path = tmp_path_factory.mktemp("wheelhouse")
-    pip("download", "--only-binary=:all:", "-d", path, "pluggy", "attrs", "hatchling", "editables")
+    pip("download", "--only-binary=:all:", "-d", path, "pluggy", "attrs", "hatchling", "editables", "pytest")
     pip("wheel", "--no-deps", "--no-build-isolation", "-w", path, ROOT, EXAMPLE)
     return path
 

@@ -5,19 +5,19 @@ from __future__ import annotations
 import json
 import os
 import stat
+import tempfile
 import textwrap
-from typing import TYPE_CHECKING
+from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from .conftest import EXAMPLE
 from .conftest import Venv
 from .conftest import write_project
 from .plugins import GOOD
-
-if TYPE_CHECKING:
-    from pathlib import Path
 
 pytestmark = pytest.mark.slow
 
@@ -39,6 +39,12 @@ print(json.dumps(seen))
 GOOD_V2 = dict(
     GOOD, **{"plugin.py": GOOD["plugin.py"].replace('"beta": ', '"gamma": "good_jobs.beta:Beta", "beta": ')}
 )
+
+
+def foreign_header(text: str) -> str:
+    """The same index, with the header of another interpreter's."""
+    header, _, rest = text.partition("\n")
+    return json.dumps(json.loads(header) | {"key": "someone else's"}) + "\n" + rest
 
 
 class Env:
@@ -120,12 +126,12 @@ class TestIndex:
         [
             lambda p: p.write_bytes(p.read_bytes()[: len(p.read_bytes()) // 2]),
             lambda p: p.write_bytes(b"\x00\xff garbage"),
-            lambda p: p.write_text(json.dumps({"version": 1, "key": "someone else's", "stamps": []})),
-            lambda p: p.write_text(json.dumps(json.loads(p.read_text()) | {"types": [["x", 1, None]]})),
-            lambda p: p.write_text(json.dumps(json.loads(p.read_text()) | {"plugins": "nope"})),
+            lambda p: p.write_text(foreign_header(p.read_text())),
+            lambda p: p.write_text(p.read_text().replace('"sleep"', '"sleeq"')),
+            lambda p: p.write_text(p.read_text().replace('"example"', '"exampel"', 1)),
             lambda p: (p.unlink(), p.mkdir()),
         ],
-        ids=["truncated", "garbage", "foreign", "bad-types", "bad-plugins", "unreadable"],
+        ids=["truncated", "garbage", "foreign", "changed-type", "changed-plugin", "unreadable"],
     )
     def test_damaged_index_is_rebuilt(self, env: Env, damage: Any) -> None:
         """A corrupt, truncated, foreign or unreadable index is ignored and rebuilt, never trusted."""
@@ -209,10 +215,28 @@ def test_prune_keeps_the_newest(tmp_path: Path) -> None:
         old = folder / f"index-{i:04d}.json"
         old.write_text("{}")
         os.utime(old, ns=(i * 10**9, i * 10**9))
-    index = _index.Index(folder / "index-new.json", "key")
+    index = _index.Index(str(folder / "index-new.json"), "key")
     index.write([], [], [])
     names = sorted(p.name for p in folder.glob("index-*.json"))
     assert len(names) == _index.KEEP
     assert "index-new.json" in names
     assert "index-0000.json" not in names
     assert index.read() is not None
+
+
+@given(types=st.dictionaries(st.text(min_size=1), st.sampled_from(["pkg.mod:Job", "m:f.g"]), max_size=12))
+def test_any_job_type_name_is_found(types: dict[str, str]) -> None:
+    """Whatever a job type is called (quotes, newlines, any text), the index finds it, and only it."""
+    from spincycle_jobs import _index  # noqa: PLC0415 - the module under test
+
+    with tempfile.TemporaryDirectory() as tmp:
+        index = _index.Index(str(Path(tmp) / "cache" / "index-x.json"), "key")
+        rows = [[t, "plugin", target] for t, target in types.items()]
+        index.write([["plugin", "dist", "1.0", "mod", 0.5]], rows, [])
+        recorded = index.read()
+        assert recorded is not None
+        for row in rows:
+            assert recorded.lookup(row[0]) == row
+            longer = row[0] + "x"  # a name that only starts like a real one is not found as it
+            assert recorded.lookup(longer) == ([longer, "plugin", types[longer]] if longer in types else None)
+        assert recorded.all_types() == sorted(rows)

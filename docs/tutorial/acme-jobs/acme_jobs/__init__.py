@@ -1,0 +1,1 @@
+"""ACME's Spin Cycle jobs."""
