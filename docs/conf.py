@@ -30,3 +30,6 @@ nitpick_ignore_regex = [
 html_theme = "alabaster"
 html_title = f"spincycle-jobs {release}"
 html_theme_options = {"description": "Bring your own jobs, in Python", "fixed_sidebar": True}
+
+# The docstrings' examples run with the public API in scope, as a user types them.
+doctest_global_setup = "from spincycle_jobs import *"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import pty
+import select
 import signal
 import subprocess
 import sys
@@ -43,14 +45,14 @@ def start(*args: str) -> subprocess.Popen[str]:
 
 
 def processes_with(marker: str) -> list[str]:
-    """Command lines of live processes that mention marker."""
+    """Command lines of live processes that mention marker: the job's, not the command line's own."""
     found = []
     for proc in Path("/proc").iterdir():
         try:
             cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
         except OSError:
             continue
-        if marker in cmdline and "pytest" not in cmdline:
+        if marker in cmdline and "pytest" not in cmdline and "spincycle_jobs" not in cmdline:
             found.append(cmdline)
     return found
 
@@ -204,7 +206,7 @@ class TestInterrupt:
             deadline = time.monotonic() + 10
             while len(processes_with(marker)) < 3 and time.monotonic() < deadline:
                 time.sleep(0.05)
-            assert len(processes_with(marker)) >= 3  # sh and both sleeps
+            assert len(processes_with(marker)) == 3  # sh and both sleeps
             proc.send_signal(signal.SIGINT)
             _, err = proc.communicate(timeout=10)
         finally:
@@ -214,6 +216,53 @@ class TestInterrupt:
         assert proc.returncode == 128 + signal.SIGTERM
         time.sleep(0.2)
         assert processes_with(marker) == []
+
+
+def test_live_status_on_a_terminal() -> None:
+    """On a terminal, run shows the job's live status while it runs."""
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "spincycle_jobs", "run", "sleep", "nap", "-a", "duration:=1.5"],
+        stdout=subprocess.PIPE,
+        stderr=slave,
+        env=clean_env(),
+    )
+    os.close(slave)
+    seen = b""
+    try:
+        while b"s left of 1.5s" not in seen:
+            ready, _, _ = select.select([master], [], [], 10)
+            assert ready, f"no status within 10 s: {seen!r}"
+            seen += os.read(master, 4096)
+        assert proc.wait(timeout=10) == 0
+    finally:
+        proc.kill()
+        proc.communicate()
+        os.close(master)
+    assert b"sleep nap (try 1): " in seen
+
+
+def test_second_sigint_gives_up_and_leaves_nothing() -> None:
+    """A second Ctrl-C gives up; a command that ignores SIGTERM is still killed, not left behind."""
+    marker = f"{os.getpid()}{time.monotonic_ns() % 10**6}"
+    script = f"trap '' TERM; while true; do sleep 3000.{marker}; done"
+    proc = start(
+        "run", "shell-command", "stubborn", "-a", "cmd=sh", "-a", f"args:={json.dumps(['-c', script])}"
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while not processes_with(marker) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=10)
+    finally:
+        proc.kill()
+        proc.communicate()
+    assert proc.returncode == 130
+    assert "giving up" in err
+    assert processes_with(marker) == []
 
 
 class TestListing:

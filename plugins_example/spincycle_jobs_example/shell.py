@@ -25,6 +25,7 @@ class ShellCommand(BaseJob):
     cmd: str = ""
     args: list[str] = attrs.Factory(list)
     _proc: subprocess.Popen[str] | None = attrs.field(default=None, init=False)
+    _killer: threading.Timer | None = attrs.field(default=None, init=False)
 
     def create(self, job_args: dict[str, Any]) -> None:
         """Take ``cmd`` and the optional ``args`` from the job args."""
@@ -47,11 +48,13 @@ class ShellCommand(BaseJob):
             return Return(State.FAIL, exit=127, error=err, stderr=f"{self.cmd}: {err.strerror}\n")
         self.set_status(f"running {self.cmd} (pid {proc.pid})")
         if self.stopped:  # stop() came before the process existed
-            self._signal(signal.SIGTERM)
+            self.stop()
         try:
             stdout, stderr = proc.communicate()
         finally:
             self._signal(signal.SIGKILL)  # leave no child of the command behind
+            if self._killer is not None:
+                self._killer.cancel()
         code = proc.returncode
         self.set_status(f"{self.cmd} exited {code}")
         state = State.STOPPED if self.stopped else State.COMPLETE if code == 0 else State.FAIL
@@ -59,12 +62,16 @@ class ShellCommand(BaseJob):
         return Return(state, exit=code, error=error, stdout=stdout, stderr=stderr)
 
     def stop(self) -> None:
-        """Send the command SIGTERM, and SIGKILL after a grace period if it lingers."""
+        """Send the command SIGTERM, and SIGKILL after a grace period if it lingers.
+
+        The timer that kills is not a daemon thread: a process that exits
+        meanwhile (a second Ctrl-C) still kills the command before it goes.
+        """
         super().stop()
-        if self._signal(signal.SIGTERM):
-            timer = threading.Timer(GRACE, self._signal, (signal.SIGKILL,))
-            timer.daemon = True
-            timer.start()
+        if self._killer is None and self._signal(signal.SIGTERM):
+            self._killer = threading.Timer(GRACE, self._signal, (signal.SIGKILL,))
+            self._killer.daemon = False  # even when stop() is called from a daemon thread
+            self._killer.start()
 
     def _signal(self, sig: signal.Signals) -> bool:
         if self._proc is None:
