@@ -105,6 +105,8 @@ class _Candidate:
     load: Callable[[], object]
     #: For an entry point: its value, ``"module"`` or ``"module:attr"``.
     source: str | None = None
+    #: For an entry point: the folder that holds its distribution's ``dist-info``.
+    site: str | None = None
 
 
 class _Provider:
@@ -169,7 +171,9 @@ def _entry_point_candidates(
         if names & deny or (allow is not None and not names & allow):
             continue
         version = dist.version if dist is not None else None
-        found.append(_Candidate(ep.name, dist_name, version, ep.load, ep.value))
+        dist_info = getattr(dist, "_path", None)  # a PathDistribution's dist-info folder
+        site = None if dist_info is None else os.path.dirname(dist_info)  # noqa: PTH120 - str in, str out
+        found.append(_Candidate(ep.name, dist_name, version, ep.load, ep.value, site))
     found.sort(key=lambda c: (c.name, c.distribution or ""))
     return found
 
@@ -519,6 +523,11 @@ def _record(index: Index, registry: _Registry, found: list[_Candidate]) -> None:
     A broken plugin, a conflict, or a constructor that cannot be imported by its name
     (a lambda, a closure) leaves the index out: discovery then runs in full each time,
     so that what it reports is exactly what a fresh discovery says.
+
+    A hook module installed beside its distribution's metadata changes only with
+    it (pip replaces the ``dist-info`` folder, and so the stamp of the folder
+    that holds it, on every install); any other (an editable install's) gets a
+    stamp of its own.
     """
     plugins, files = [], []
     for c in found:
@@ -528,7 +537,8 @@ def _record(index: Index, registry: _Registry, found: list[_Candidate]) -> None:
             index.remove()
             return
         plugins.append([c.name, c.distribution, c.version, c.source, info.load_seconds])
-        if module_file := getattr(module, "__file__", None):
+        module_file = getattr(module, "__file__", None)
+        if module_file and not (c.site and module_file.startswith(os.path.join(c.site, ""))):  # noqa: PTH118
             files.append(module_file)
     types = []
     for job_type, providers in registry.all_providers().items():

@@ -6,8 +6,9 @@ an entry point, its name, distribution, version and entry point, and every
 job type with its plugin and target; and the stamps (modification time,
 size, inode) of what that came from: the ``sys.path`` folders, whose own
 stamps change whenever a distribution's ``dist-info`` folder is added,
-replaced or removed (install, upgrade, uninstall), and the plugins' hook
-modules, which an editable install can change without touching any metadata.
+replaced or removed (install, upgrade, uninstall), and the hook modules that
+live apart from their metadata, which an editable install can change
+without touching any metadata.
 Any stamp that differs, or a file that is not exactly such an index, means
 discovery runs again; nothing read from it is trusted before that check.
 """
