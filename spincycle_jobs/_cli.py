@@ -113,9 +113,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _emit(opts: argparse.Namespace, value: Any, text: str) -> None:
-    print(json.dumps(value, indent=2, default=str) if opts.json else text, end="" if opts.json else "\n")
-    if opts.json:
-        print()
+    """Print ``value`` as JSON with ``--json``, else ``text``."""
+    print(json.dumps(value, indent=2, default=str) if opts.json else text)
 
 
 def _type_dict(info: TypeInfo) -> dict[str, Any]:
@@ -168,7 +167,7 @@ def _find_type(factory: Factory, job_type: str) -> TypeInfo:
 
 
 def _doctor(opts: argparse.Namespace) -> int:
-    factory = Factory()
+    factory = Factory(cache=False)  # load every plugin now: errors and load times as they are today
     plugins, conflicts = factory.plugins(), factory.conflicts()
     problems = [p for p in plugins if p.error is not None]
     lines = []

@@ -192,8 +192,9 @@ class _Registry:
         self._providers: dict[str, list[_Provider]] = {}
         self._pm: pluggy.PluginManager | None = None
         self._recorded = recorded
-        self._plugin_rows = {row[0]: row for row in recorded.plugins} if recorded else {}
-        self._looked_up: set[str] = set()
+        #: ("type", job type) and ("plugin", name) already taken from the record.
+        self._looked_up: set[tuple[str, str]] = set()
+        self._all_taken = recorded is None
 
     @property
     def pm(self) -> pluggy.PluginManager:
@@ -209,28 +210,19 @@ class _Registry:
 
     def providers_of(self, job_type: str) -> list[_Provider]:
         """Return the offers of ``job_type``: none, one, or several (a conflict)."""
-        if self._recorded is not None and job_type not in self._looked_up:
+        if not self._all_taken and ("type", job_type) not in self._looked_up:
             with self.lock:
                 self._take_recorded(job_type)
         return self._providers.get(job_type, [])
 
     def all_providers(self) -> dict[str, list[_Provider]]:
         """Return the offers of every job type."""
-        recorded = self._recorded
-        if recorded is not None:
-            with self.lock:
-                for row in recorded.all_types():
-                    if row[0] not in self._looked_up:
-                        self._looked_up.add(row[0])
-                        self._take_row(row)
-                self._recorded = None
+        self._take_all()
         return self._providers
 
     def all_plugins(self) -> dict[str, PluginInfo]:
         """Return every plugin found, loaded or not."""
-        with self.lock:
-            for name in list(self._plugin_rows):
-                self._plugin(name)
+        self._take_all()
         return self._plugins
 
     def take(self, info: PluginInfo, offered: Mapping[str, JobConstructor | str]) -> None:
@@ -245,39 +237,52 @@ class _Registry:
             if self.strict and len(providers) > 1:
                 raise conflict_error(job_type, [p.info for p in providers])
 
-    def _take_recorded(self, job_type: str) -> None:
-        if self._recorded is not None and job_type not in self._looked_up:
-            self._looked_up.add(job_type)
-            row = self._recorded.lookup(job_type)
-            if row is not None:
-                self._take_row(row)
+    def taken(self, name: str) -> bool:
+        """Whether a plugin of that name was found already."""
+        return self._plugin(name) is not None
 
-    def _take_row(self, row: list[Any]) -> None:
-        """Take one ``[job_type, plugin, target]`` row of the index (a malformed one is left out)."""
-        if len(row) != 3 or not all(isinstance(x, str) for x in row) or not _is_target(row[2]):  # noqa: PLR2004
+    def _take_all(self) -> None:
+        recorded = self._recorded
+        if self._all_taken or recorded is None:
             return
-        job_type, plugin, target = row
+        with self.lock:
+            for row in recorded.all_plugins():
+                if row and isinstance(row[0], str):
+                    self._plugin(row[0], row)
+            for row in recorded.all_types():
+                self._take_recorded(row[0], row)
+            self._all_taken = True
+
+    def _take_recorded(self, job_type: str, row: list[Any] | None = None) -> None:
+        """Take ``job_type``'s row of the index (looked up unless given), once."""
+        if self._recorded is None or ("type", job_type) in self._looked_up:
+            return
+        self._looked_up.add(("type", job_type))
+        row = row or self._recorded.lookup(job_type)
+        if row is None or len(row) != 3 or not all(isinstance(x, str) for x in row):  # noqa: PLR2004
+            return  # absent, or malformed: left out
+        _, plugin, target = row
+        if not _is_target(target):
+            return
         info = self._plugin(plugin)
         if info is not None:
             offer = TypeInfo(job_type, plugin, info.distribution, info.version, target)
             self._providers.setdefault(job_type, []).append(_Provider(offer, target, self.lock))
 
-    def _plugin(self, name: str) -> PluginInfo | None:
-        """Return the plugin called ``name``, taking it from the index on first need."""
-        row = self._plugin_rows.pop(name, None)
-        if row is not None and len(row) == 5:  # noqa: PLR2004 - the five fields written by _record
-            _, dist, version, _source, seconds = row
-            if (
-                isinstance(dist, str | None)
-                and isinstance(version, str | None)
-                and isinstance(seconds, float)
-            ):
-                self._plugins[name] = PluginInfo(name, dist, version, None, seconds)
+    def _plugin(self, name: str, row: list[Any] | None = None) -> PluginInfo | None:
+        """Return the plugin called ``name``, taking its row of the index (looked up unless given) once."""
+        if self._recorded is not None and ("plugin", name) not in self._looked_up:
+            self._looked_up.add(("plugin", name))
+            row = row or self._recorded.plugin(name)
+            if row is not None and len(row) == 5 and name not in self._plugins:  # noqa: PLR2004
+                _, dist, version, _source, seconds = row
+                if (
+                    isinstance(dist, str | None)
+                    and isinstance(version, str | None)
+                    and isinstance(seconds, float)
+                ):
+                    self._plugins[name] = PluginInfo(name, dist, version, None, seconds)
         return self._plugins.get(name)
-
-    def taken(self, name: str) -> bool:
-        """Whether a plugin of that name was found already."""
-        return name in self._plugins or name in self._plugin_rows
 
     def add(self, candidate: _Candidate) -> None:
         """Load one plugin and take its job types; a failure is recorded, or raised when strict."""

@@ -28,6 +28,7 @@ __all__ = ["Index", "Recorded", "locate"]
 #: Bump when the file's shape changes: an index of another version is ignored.
 INDEX_VERSION: Final = 2
 CACHE_DIR_ENV: Final = "SPINCYCLE_JOBS_CACHE_DIR"
+_DECODER = json.JSONDecoder()
 #: Index files kept; older ones are pruned when a new one is written.
 KEEP: Final = 32
 
@@ -79,10 +80,23 @@ class Recorded:
     process that makes one type parses one line, not thousands.
     """
 
-    def __init__(self, plugins: list[list[Any]], types_text: str) -> None:
-        #: One ``[name, distribution, version, entry point, load seconds]`` per plugin.
-        self.plugins = plugins
+    def __init__(self, plugins_text: str, types_text: str) -> None:
+        self._plugins_text = plugins_text
         self._types_text = types_text
+
+    def plugin(self, name: str) -> list[Any] | None:
+        """Return ``[name, distribution, version, entry point, load seconds]``, or ``None``."""
+        # A row starts with its name; in JSON, '["name",' can begin nothing else.
+        start = self._plugins_text.find(json.dumps([name])[:-1] + ",")
+        if start < 0:
+            return None
+        row, _ = _DECODER.raw_decode(self._plugins_text, start)
+        return row if isinstance(row, list) else None
+
+    def all_plugins(self) -> list[list[Any]]:
+        """Return every plugin's row."""
+        rows = json.loads(self._plugins_text)
+        return [row for row in rows if isinstance(row, list)] if isinstance(rows, list) else []
 
     def lookup(self, job_type: str) -> list[Any] | None:
         """Return ``[job_type, plugin, target]``, or ``None`` when the index has no such type."""
@@ -127,12 +141,9 @@ class Index:
             stamps = json.loads(text[1:stamps_end])
             if not all(stamp(path) == recorded for path, recorded in stamps):
                 return None
-            plugins = json.loads(text[stamps_end:plugins_end])
-            if not isinstance(plugins, list):
-                return None
         except (OSError, ValueError, TypeError):
             return None
-        return Recorded(plugins, text[plugins_end:])
+        return Recorded(text[stamps_end + 1 : plugins_end], text[plugins_end:])
 
     def write(self, plugins: list[list[Any]], types: list[list[str]], files: list[str]) -> None:
         """Record a discovery, with stamps of ``files`` and of ``sys.path``; never fails loudly."""

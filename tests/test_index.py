@@ -224,19 +224,28 @@ def test_prune_keeps_the_newest(tmp_path: Path) -> None:
     assert index.read() is not None
 
 
-@given(types=st.dictionaries(st.text(min_size=1), st.sampled_from(["pkg.mod:Job", "m:f.g"]), max_size=12))
-def test_any_job_type_name_is_found(types: dict[str, str]) -> None:
-    """Whatever a job type is called (quotes, newlines, any text), the index finds it, and only it."""
+@given(
+    types=st.dictionaries(st.text(min_size=1), st.sampled_from(["pkg.mod:Job", "m:f.g"]), max_size=12),
+    plugins=st.lists(st.text(min_size=1), min_size=1, max_size=6, unique=True),
+)
+def test_any_name_is_found(types: dict[str, str], plugins: list[str]) -> None:
+    """Whatever a job type or plugin is called (quotes, newlines, any text), the index finds it, only it."""
     from spincycle_jobs import _index  # noqa: PLC0415 - the module under test
 
     with tempfile.TemporaryDirectory() as tmp:
         index = _index.Index(str(Path(tmp) / "cache" / "index-x.json"), "key")
-        rows = [[t, "plugin", target] for t, target in types.items()]
-        index.write([["plugin", "dist", "1.0", "mod", 0.5]], rows, [])
+        plugin_rows = [[name, f"dist-{name}", "1.0", "mod", 0.5] for name in plugins]
+        rows = [[t, plugins[len(t) % len(plugins)], target] for t, target in types.items()]
+        index.write(plugin_rows, rows, [])
         recorded = index.read()
         assert recorded is not None
-        for row in rows:
-            assert recorded.lookup(row[0]) == row
-            longer = row[0] + "x"  # a name that only starts like a real one is not found as it
-            assert recorded.lookup(longer) == ([longer, "plugin", types[longer]] if longer in types else None)
+        by_type = {row[0]: row for row in rows}
+        by_plugin = {str(row[0]): row for row in plugin_rows}
+        for name in [*by_type, *by_plugin]:
+            longer = name + "x"  # a name that only starts like a real one is not found as it
+            assert recorded.lookup(name) == by_type.get(name)
+            assert recorded.lookup(longer) == by_type.get(longer)
+            assert recorded.plugin(name) == by_plugin.get(name)
+            assert recorded.plugin(longer) == by_plugin.get(longer)
         assert recorded.all_types() == sorted(rows)
+        assert recorded.all_plugins() == plugin_rows
