@@ -205,6 +205,18 @@ class TestIndex:
         assert env.index_files() == []
 
 
+def test_refresh_rebuilds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """refresh() discovers again, ignoring the index, and rewrites it for the next factory."""
+    from spincycle_jobs import Factory  # noqa: PLC0415
+
+    monkeypatch.setenv("SPINCYCLE_JOBS_CACHE_DIR", str(tmp_path / "cache"))
+    first, second = Factory(), Factory()
+    assert [first.used_index, second.used_index] == [False, True]
+    second.refresh()
+    assert [second.used_index, Factory().used_index, Factory(cache=False).used_index] == [False, True, False]
+    assert second.types() == first.types()
+
+
 def test_prune_keeps_the_newest(tmp_path: Path) -> None:
     """Writing an index prunes the folder to the newest index files."""
     from spincycle_jobs import _index  # noqa: PLC0415 - the module under test

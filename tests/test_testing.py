@@ -83,6 +83,17 @@ class IgnoresStop(Echo):
 
 
 @attrs.define
+class BlockingStop(Echo):
+    def stop(self) -> None:
+        time.sleep(3)
+        super().stop()
+
+    def run(self, job_data: dict[str, Any]) -> Return:
+        self.wait(10)
+        return Return(State.STOPPED)
+
+
+@attrs.define
 class Good(Echo):
     def run(self, job_data: dict[str, Any]) -> Return:
         stopped = self.wait(10)
@@ -121,6 +132,7 @@ def factory(constructor: Any) -> Factory | Loose:
         (IntStatus, {}, "status returns a str"),
         (NoReturn, {}, "run returns a Return with a State"),
         (BadData, {}, "job data stays JSON-serializable"),
+        (BlockingStop, {"stop_after": 0.1}, "stop returns quickly"),
         (IgnoresStop, {"stop_after": 0.1, "timeout": 0.5}, "run ends after stop"),
         (IgnoresStop, {"timeout": 0.5}, "run ends in time"),
     ],
@@ -133,6 +145,7 @@ def factory(constructor: Any) -> Factory | Loose:
         "status-type",
         "no-return",
         "job-data",
+        "blocking-stop",
         "ignores-stop",
         "too-long",
     ],
