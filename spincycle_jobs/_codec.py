@@ -105,8 +105,6 @@ def load(data: Any, tp: Any, path: str) -> Any:  # noqa: C901, PLR0911, PLR0912 
         if not any(type(data) is type(a) and data == a for a in args):
             raise _mismatch(path, tp, data)
         return data
-    if origin is typing.Annotated:
-        return load(data, args[0], path)
     if origin is not None:
         return _load_generic(data, tp, origin, args, path)
     if not isinstance(tp, type):

@@ -104,6 +104,10 @@ def renamed(job_type: str, job_name: str) -> Job:
     return Echo(job_type, "someone-else")
 
 
+def not_a_job(job_type: str, job_name: str) -> Job:
+    return object()  # type: ignore[return-value]
+
+
 class Loose:
     """A JobFactory that checks nothing, unlike Factory, so check_job must."""
 
@@ -116,7 +120,7 @@ class Loose:
 
 
 def factory(constructor: Any) -> Factory | Loose:
-    if constructor is renamed:
+    if constructor in (renamed, not_a_job):
         return Loose(constructor)
     return Factory(autoload=False, plugins=[offering(job=constructor)])
 
@@ -125,6 +129,7 @@ def factory(constructor: Any) -> Factory | Loose:
     ("constructor", "kwargs", "rule"),
     [
         (renamed, {}, "make returns a job of the type and name asked"),
+        (not_a_job, {}, "make returns a job"),
         ("no_such_module_anywhere:Job", {}, "make returns a job"),
         (StrSerializer, {}, "serialize returns bytes"),
         (Unstable, {}, "serialize, deserialize, serialize gives the same bytes"),
@@ -138,6 +143,7 @@ def factory(constructor: Any) -> Factory | Loose:
     ],
     ids=[
         "wrong-name",
+        "not-a-job",
         "make-raises",
         "not-bytes",
         "round-trip",
