@@ -158,7 +158,10 @@ def _load_generic(data: Any, tp: Any, origin: Any, args: tuple[Any, ...], path: 
             raise _mismatch(path, tp, data)
         key_tp, value_tp = args or (str, Any)
         return {_load_key(k, key_tp, path): load(v, value_tp, f"{path}[{k!r}]") for k, v in data.items()}
-    if not issubclass(origin, Sequence) or issubclass(origin, str) or not isinstance(data, list):
+    if not issubclass(origin, Sequence) or issubclass(origin, str):
+        problem = f"unsupported type {_tp_name(tp)}"
+        raise CodecError(path, problem)
+    if not isinstance(data, list):
         raise _mismatch(path, tp, data)
     if origin is tuple and args and args[-1] is not Ellipsis:
         if len(args) != len(data):

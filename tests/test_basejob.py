@@ -19,6 +19,8 @@ from spincycle_jobs import JobError
 from spincycle_jobs import Return
 from spincycle_jobs import State
 
+from .jobs import Echo
+
 
 class Color(enum.Enum):
     RED = "red"
@@ -248,10 +250,94 @@ def test_random_bytes_only_raise_job_error(blob: bytes) -> None:
         Rich("rich", "r").deserialize(blob)
 
 
-@given(
-    st.recursive(st.none() | st.integers() | st.text(), lambda i: st.lists(i) | st.dictionaries(st.text(), i))
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: st.lists(inner) | st.dictionaries(st.text(), inner),
 )
-def test_random_json_only_raises_job_error(value: Any) -> None:
-    """deserialize of arbitrary JSON either works or raises JobError, nothing else."""
-    with contextlib.suppress(JobError):
-        Rich("rich", "r").deserialize(json.dumps({"hosts": value}).encode())
+FIELDS = [f.name for f in attrs.fields(Rich) if f.init][2:]  # past the job's type and name
+
+
+@given(field=st.sampled_from(FIELDS), value=json_values)
+def test_random_json_only_raises_job_error(field: str, value: Any) -> None:
+    """Any JSON value in any field either raises a JobError naming it, or round-trips from then on."""
+    data = json.loads(Rich("rich", "r").serialize()) | {field: value}
+    job = Rich("rich", "r")
+    try:
+        job.deserialize(json.dumps(data).encode())
+    except JobError as err:
+        refused = str(err)
+    else:
+        refused = ""
+        again = Rich("rich", "r")
+        again.deserialize(job.serialize())
+        assert again.serialize() == job.serialize()
+    assert not refused or f"field {field}" in refused
+
+
+@attrs.define
+class Unresolvable(BaseJob):
+    later: NotDefinedAnywhere = None  # type: ignore[name-defined]  # noqa: F821
+
+    def create(self, job_args: dict[str, Any]) -> None:
+        pass
+
+    def run(self, job_data: dict[str, Any]) -> Return:
+        return Return(State.COMPLETE)
+
+
+@attrs.define
+class Unsupported(Echo):
+    later: set[int] = attrs.Factory(set)
+
+
+@attrs.define
+class Keyed(Echo):
+    keyed: dict[Color, int] = attrs.Factory(dict)
+    day: dt.date = dt.date(2020, 1, 1)
+    raw: list = attrs.Factory(list)  # type: ignore[type-arg]
+
+
+class TestCodecEdges:
+    def test_unresolvable_annotation(self) -> None:
+        """An annotation that names nothing is a JobError naming the class."""
+        with pytest.raises(JobError, match="cannot resolve the field annotations of Unresolvable"):
+            Unresolvable("u", "u").serialize()
+
+    def test_unsupported_field_type(self) -> None:
+        """A field of a type the codec does not carry fails both ways with a clear message."""
+        job = Unsupported("u", "u")
+        with pytest.raises(JobError, match="field later: cannot serialize a value of type set"):
+            job.serialize()
+        with pytest.raises(JobError, match="field later: unsupported type set"):
+            job.deserialize(b'{"later": [1], "text": ""}')
+
+    def test_enum_keys_date_and_bare_list(self) -> None:
+        """Enum dict keys, dates and a bare list round-trip with their types."""
+        job = Keyed("k", "k")
+        job.keyed, job.day, job.raw = {Color.RED: 1, Color.BLUE: 2}, dt.date(2021, 2, 3), [1, "a", None]
+        back = Keyed("k", "k")
+        back.deserialize(job.serialize())
+        assert (back.keyed, back.day, back.raw) == (job.keyed, job.day, job.raw)
+        assert back.serialize() == job.serialize()
+
+    @pytest.mark.parametrize(
+        ("keyed", "day", "message"),
+        [
+            ({"green": 1}, "2021-02-03", "field keyed key: expected .*Color"),
+            ({}, "2021-02-03T04:05:06", "field day: expected datetime.date"),
+            ({}, 20210203, "field day: expected datetime.date, got int"),
+        ],
+        ids=["enum-key", "datetime-for-date", "not-a-string"],
+    )
+    def test_bad_keys_and_dates(self, keyed: Any, day: Any, message: str) -> None:
+        """A dict key that is no member of its enum, or a date that is not a date, names the field."""
+        data = {"keyed": keyed, "day": day, "raw": [], "text": ""}
+        with pytest.raises(JobError, match=message):
+            Keyed("k", "k").deserialize(json.dumps(data).encode())
+
+    def test_dict_key_that_json_cannot_carry(self) -> None:
+        """A dict key that is neither str, int nor enum fails serialize, naming the field."""
+        job = Rich("rich", "r")
+        job.anything = {(1, 2): "tuple key"}
+        with pytest.raises(JobError, match="field anything: cannot serialize a dict key of type tuple"):
+            job.serialize()

@@ -156,6 +156,29 @@ class TestRunner:
         runner.stop()
         thread.join(5)
 
+    def test_run_returning_no_return_is_a_failed_try(self) -> None:
+        """A run that returns something other than a Return is a FAIL naming what it returned."""
+
+        @attrs.define
+        class Sloppy(Scripted):
+            def run(self, job_data: dict[str, Any]) -> Return:
+                return "done"  # type: ignore[return-value]
+
+        (ret,) = Runner(Sloppy("sloppy", "s")).run({}).returns
+        assert (ret.state, ret.exit) == (State.FAIL, 1)
+        assert "Sloppy.run() returned str, not a Return" in str(ret.error)
+
+    def test_status_that_raises(self) -> None:
+        """A status() that raises is reported in the runner's status, not raised."""
+
+        @attrs.define
+        class Mute(Scripted):
+            def status(self) -> str:
+                msg = "no status"
+                raise RuntimeError(msg)
+
+        assert Runner(Mute("mute", "m")).status().status == "status() raised RuntimeError: no status"
+
     @pytest.mark.parametrize(
         "kwargs",
         [{"retries": -1}, {"retry_wait": -1.0}, {"timeout": 0.0}],
