@@ -112,7 +112,7 @@ class BaseJob(Job):
             that are not such JSON.
         """
         try:
-            obj = json.loads(data)
+            obj = json.loads(data, parse_constant=_refuse_constant)
         except (ValueError, RecursionError) as err:
             msg = f"cannot deserialize {self._describe()}: not JSON ({err})"
             raise JobError(msg) from None
@@ -140,3 +140,9 @@ class BaseJob(Job):
 
 
 _BASE_FIELDS = frozenset(f.name for f in attrs.fields(BaseJob))
+
+
+def _refuse_constant(name: str) -> None:
+    """Refuse ``NaN`` and ``Infinity``: Python's json reads them, but they are not JSON."""
+    msg = f"{name} is not a JSON value"
+    raise ValueError(msg)

@@ -185,7 +185,9 @@ class TestBaseJob:
             job.deserialize(json.dumps(data).encode())
         assert job.count == 42  # nothing changed
 
-    @pytest.mark.parametrize("blob", [b"", b"\xff\xfe\x00", b"[1, 2]", b"null", b"[" * 100_000])
+    @pytest.mark.parametrize(
+        "blob", [b"", b"\xff\xfe\x00", b"[1, 2]", b"null", b"[" * 100_000, b'{"ratio": NaN}']
+    )
     def test_not_json(self, blob: bytes) -> None:
         """Bytes that are not a JSON object raise a JobError."""
         with pytest.raises(JobError, match="cannot deserialize job 'r1' of type 'rich'"):
@@ -271,7 +273,7 @@ def test_random_json_only_raises_job_error(field: str, value: Any) -> None:
         again = Rich("rich", "r")
         again.deserialize(job.serialize())
         assert again.serialize() == job.serialize()
-    assert not refused or f"field {field}" in refused
+    assert not refused or f"field {field}" in refused or "not a JSON value" in refused
 
 
 @attrs.define
