@@ -70,32 +70,56 @@ def _parser() -> _Parser:
     common = _Parser(add_help=False)
     common.add_argument("--json", action="store_true", help="print machine-readable JSON on stdout")
     common.add_argument("--debug", action="store_true", help="show tracebacks")
+    job_args = _Parser(add_help=False)
+    job_args.add_argument(
+        "-a",
+        "--arg",
+        dest="job_args",
+        action="append",
+        type=_kv("-a"),
+        default=[],
+        metavar="KEY=VALUE",
+        help="a job arg: KEY=VALUE for a string, KEY:=JSON for a typed value; repeatable",
+    )
     parser = _Parser(prog=PROG, description="List, inspect, create and run Spin Cycle jobs from plugins.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     sub.add_parser("list", parents=[common], help="list job types and broken plugins")
     show = sub.add_parser("show", parents=[common], help="describe one job type")
-    show.add_argument("type")
+    show.add_argument("type", help="the job type")
     sub.add_parser("doctor", parents=[common], help="report what is installed and what is wrong with it")
-    args_help = "a job arg: KEY=VALUE (a string) or KEY:=JSON (a typed value); repeatable"
-    create = sub.add_parser("create", parents=[common], help="the Request Manager side: create and serialize")
-    create.add_argument("type")
-    create.add_argument("name")
-    create.add_argument(
-        "-a", "--arg", dest="job_args", action="append", type=_kv("-a"), default=[], help=args_help
+    create = sub.add_parser(
+        "create",
+        parents=[common, job_args],
+        help="the Request Manager side: write a job document",
     )
-    create.add_argument("-o", "--output", help="write the job document here instead of stdout")
-    run = sub.add_parser("run", parents=[common], help="run a job through the whole call sequence")
-    run.add_argument("type", nargs="?")
-    run.add_argument("name", nargs="?")
+    create.add_argument("type", help="the job type")
+    create.add_argument("name", help="the job name")
+    create.add_argument("-o", "--output", metavar="FILE", help="write the job document here, not to stdout")
+    run = sub.add_parser("run", parents=[common, job_args], help="run a job through the whole call sequence")
+    run.add_argument("type", nargs="?", help="the job type (not with --from)")
+    run.add_argument("name", nargs="?", help="the job name (not with --from)")
     run.add_argument(
-        "-a", "--arg", dest="job_args", action="append", type=_kv("-a"), default=[], help=args_help
+        "-d",
+        "--data",
+        dest="job_data",
+        action="append",
+        type=_kv("-d"),
+        default=[],
+        metavar="KEY=VALUE",
+        help="a job data key: KEY=VALUE or KEY:=JSON; repeatable",
     )
-    run.add_argument("-d", "--data", dest="job_data", action="append", type=_kv("-d"), default=[])
     run.add_argument("--from", dest="from_file", metavar="FILE", help="run a job document ('-' for stdin)")
-    run.add_argument("--timeout", type=float, help="seconds a try may take")
-    run.add_argument("--retries", type=int, default=0, help="more tries for a try that does not complete")
-    run.add_argument("--retry-wait", type=float, default=0.0, help="seconds between tries")
+    run.add_argument("--timeout", type=float, metavar="S", help="seconds a try may take")
+    run.add_argument("--retries", type=int, default=0, metavar="N", help="more tries for a try that fails")
+    run.add_argument("--retry-wait", type=float, default=0.0, metavar="S", help="seconds between tries")
     return parser
+
+
+def _version() -> str:
+    from importlib.metadata import version  # noqa: PLC0415 - only --version needs it
+
+    return version("spincycle-jobs")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
