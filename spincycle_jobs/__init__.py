@@ -66,6 +66,10 @@ __all__ = [
 ]
 
 
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
+
 def __getattr__(name: str) -> Any:
     # The markers need pluggy, which a job process that only makes jobs never imports.
     if name in ("hookimpl", "hookspec"):

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 from typing import Any
 from typing import Protocol
 from typing import TypeAlias
+from typing import runtime_checkable
 
 if TYPE_CHECKING:
     from ._return import Return
@@ -128,6 +129,7 @@ class Job(abc.ABC):
 JobConstructor: TypeAlias = Callable[[str, str], Job]
 
 
+@runtime_checkable
 class JobFactory(Protocol):
     """Makes jobs by type (the seed's ``Factory``).
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING
 from typing import Protocol
+from typing import runtime_checkable
 
 from ._errors import JobNotFoundError
 
@@ -12,6 +13,7 @@ if TYPE_CHECKING:
 __all__ = ["MemoryRepo", "Repo"]
 
 
+@runtime_checkable
 class Repo(Protocol):
     """Stores jobs by name (the seed's ``Repo``)."""
 

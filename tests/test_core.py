@@ -140,8 +140,9 @@ class TestMemoryRepo:
             repo.remove("ghost")
 
     def test_is_a_repo(self) -> None:
-        """MemoryRepo satisfies the Repo protocol."""
+        """MemoryRepo satisfies the Repo protocol, also at run time."""
         repo: Repo = MemoryRepo()
+        assert isinstance(repo, Repo)
         repo.add(Plain("t", "x"))
         assert repo.get("x").name() == "x"
 

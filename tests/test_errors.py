@@ -151,7 +151,9 @@ def test_wrong_type_messages(key: str, got: Any, expect: type) -> None:
 
 
 def test_all_is_the_documented_api() -> None:
-    """__all__ is exactly the documented public API."""
+    """__all__ is exactly the documented public API, and every name of it is there, lazy ones too."""
+    assert all(hasattr(spincycle_jobs, name) for name in spincycle_jobs.__all__)
+    assert set(spincycle_jobs.__all__) <= set(dir(spincycle_jobs))
     assert spincycle_jobs.__all__ == sorted(spincycle_jobs.__all__)
     assert set(spincycle_jobs.__all__) == {
         "ArgNotSetError",

@@ -7,6 +7,7 @@ import pytest
 
 from spincycle_jobs import Factory
 from spincycle_jobs import JobError
+from spincycle_jobs import JobFactory
 from spincycle_jobs import PluginError
 from spincycle_jobs import UnknownJobTypeError
 from spincycle_jobs import hookimpl
@@ -53,8 +54,9 @@ class TestMake:
         assert (job.type(), job.name()) == ("echo", "e1")
 
     def test_make_returns_new_jobs(self) -> None:
-        """Each make returns a new job."""
+        """Each make returns a new job; Factory is a JobFactory."""
         f = factory(offering(echo=Echo))
+        assert isinstance(f, JobFactory)
         assert f.make("echo", "a") is not f.make("echo", "a")
 
     def test_unknown_type_suggests(self) -> None:
