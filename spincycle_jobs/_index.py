@@ -178,14 +178,20 @@ def _search_path() -> list[str]:
 
 
 def _prune(folder: str) -> None:
-    """Keep the newest :data:`KEEP` index files in ``folder``."""
-    from pathlib import Path  # noqa: PLC0415 - only writing needs it
+    """Keep the newest :data:`KEEP` index files in ``folder``, and no writer's temporary file over an hour old."""
+    import time  # noqa: PLC0415 - only writing needs these
+    from pathlib import Path  # noqa: PLC0415
 
     found = []
     for path in Path(folder).glob("index-*.json"):
         with contextlib.suppress(OSError):
             found.append((path.stat().st_mtime_ns, path))
-    for _, path in sorted(found, reverse=True)[KEEP:]:
+    stale = [path for _, path in sorted(found, reverse=True)[KEEP:]]
+    for path in Path(folder).glob(".index-*.tmp"):
+        with contextlib.suppress(OSError):
+            if path.stat().st_mtime < time.time() - 3600:
+                stale.append(path)
+    for path in stale:
         with contextlib.suppress(OSError):
             path.unlink()
 

@@ -227,12 +227,18 @@ def test_prune_keeps_the_newest(tmp_path: Path) -> None:
         old = folder / f"index-{i:04d}.json"
         old.write_text("{}")
         os.utime(old, ns=(i * 10**9, i * 10**9))
+    crashed, writing = folder / ".index-crashed.tmp", folder / ".index-writing.tmp"
+    crashed.write_text("{")
+    writing.write_text("{")
+    os.utime(crashed, (0, 0))
     index = _index.Index(str(folder / "index-new.json"), "key")
     index.write([], [], [])
     names = sorted(p.name for p in folder.glob("index-*.json"))
     assert len(names) == _index.KEEP
     assert "index-new.json" in names
     assert "index-0000.json" not in names
+    assert not crashed.exists()
+    assert writing.exists()  # another process may be writing it right now
     assert index.read() is not None
 
 
