@@ -178,7 +178,7 @@ def _search_path() -> list[str]:
 
 
 def _prune(folder: str) -> None:
-    """Keep the newest :data:`KEEP` index files in ``folder``, and no writer's temporary file over an hour old."""
+    """Keep the newest :data:`KEEP` index files, and no writer's temporary file over an hour old."""
     import time  # noqa: PLC0415 - only writing needs these
     from pathlib import Path  # noqa: PLC0415
 
