@@ -44,6 +44,14 @@ def start(*args: str) -> subprocess.Popen[str]:
     )
 
 
+def wait_for_worker(proc: subprocess.Popen[str]) -> None:
+    """Wait until the command line runs the job in its worker thread: its Ctrl-C handler is set by then."""
+    deadline = time.monotonic() + 30
+    while "Threads:\t1\n" in Path(f"/proc/{proc.pid}/status").read_text():
+        assert time.monotonic() < deadline, "the job never started"
+        time.sleep(0.05)
+
+
 def processes_with(marker: str) -> list[str]:
     """Command lines of live processes that mention marker: the job's, not the command line's own."""
     found = []
@@ -185,6 +193,7 @@ class TestInterrupt:
         proc = start("run", "sleep", "nap", "-a", "duration:=30")
         try:
             time.sleep(1)
+            wait_for_worker(proc)
             sent = time.monotonic()
             proc.send_signal(signal.SIGINT)
             _, err = proc.communicate(timeout=10)

@@ -20,6 +20,8 @@ class Scripted(BaseJob):
 
     script: list[str] = attrs.Factory(list)
     stops: int = attrs.field(default=0, init=False)
+    #: Ends an "ignore-stop" step.
+    release: threading.Event = attrs.field(factory=threading.Event, init=False)
 
     def create(self, job_args: dict[str, Any]) -> None:
         pass
@@ -34,7 +36,7 @@ class Scripted(BaseJob):
             stopped = self.wait(30)
             return Return(State.STOPPED if stopped else State.COMPLETE)
         if step == "ignore-stop":
-            time.sleep(3)
+            self.release.wait(30)  # whatever stop() says
             return Return(State.COMPLETE)
         return Return(State[step.upper()], exit=0 if step == "complete" else 3)
 
@@ -101,10 +103,14 @@ class TestRunner:
 
     def test_timeout_job_that_ignores_stop(self) -> None:
         """A job that ignores stop does not hang the runner: it returns after the grace period."""
-        start = time.monotonic()
-        result = Runner(scripted("ignore-stop"), timeout=0.1, grace=0.1).run({})
-        assert result.state == State.TIMEOUT
-        assert time.monotonic() - start < 2.5  # the job itself would take 3 s
+        job = scripted("ignore-stop")
+        try:
+            result = Runner(job, timeout=0.1, grace=0.1).run({})
+            assert job.stops == 1
+            assert result.state == State.TIMEOUT
+            assert not job.release.is_set()  # the job had not finished: the runner gave up on it
+        finally:
+            job.release.set()
 
     def test_stop_while_running(self) -> None:
         """stop() from another thread ends the run as STOPPED; the job's stop is called once."""
@@ -128,17 +134,21 @@ class TestRunner:
         assert not thread.is_alive()
         assert (box[0].state, box[0].tries) == (State.STOPPED, 1)
 
+    def test_stop_before_run(self) -> None:
+        """A runner stopped before it runs starts no try, and is STOPPED."""
+        runner = Runner(scripted("complete"))
+        runner.stop()
+        result = runner.run({})
+        assert (result.state, result.tries) == (State.STOPPED, 0)
+
     def test_complete_wins_over_stop(self) -> None:
         """A job that returns COMPLETE after a stop is COMPLETE."""
-        job = scripted("complete")
+        job = scripted("ignore-stop")
         runner = Runner(job)
-        job.script = ["complete"]
-        runner.stop()  # before run: no try starts
-        assert runner.run({}).state == State.STOPPED
-        runner2 = Runner(scripted("ignore-stop"))
-        thread, box = run_in_thread(runner2)
-        wait_for(lambda: runner2.status().tries == 1)
-        runner2.stop()
+        thread, box = run_in_thread(runner)
+        wait_for(lambda: runner.status().tries == 1)
+        runner.stop()
+        job.release.set()
         thread.join(10)
         assert box[0].state == State.COMPLETE
 
