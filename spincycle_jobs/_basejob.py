@@ -52,8 +52,8 @@ class BaseJob(Job):
 
     _job_type: str = attrs.field(alias="job_type")
     _job_name: str = attrs.field(alias="job_name")
-    _status: str = attrs.field(default="", init=False, repr=False)
-    _stop_event: threading.Event = attrs.field(factory=threading.Event, init=False, repr=False)
+    _status: str = attrs.field(default="", init=False, repr=False, eq=False)
+    _stop_event: threading.Event = attrs.field(factory=threading.Event, init=False, repr=False, eq=False)
 
     def name(self) -> str:
         """Return the job's name."""
