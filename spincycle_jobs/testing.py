@@ -45,7 +45,12 @@ class ConformanceError(AssertionError):
     def __init__(self, rule: str, detail: str) -> None:
         #: The rule that was broken, such as ``"status answers while run blocks"``.
         self.rule = rule
+        #: What happened.
+        self.detail = detail
         super().__init__(f"{rule}: {detail}")
+
+    def __reduce__(self) -> tuple[type[ConformanceError], tuple[str, str]]:
+        return (type(self), (self.rule, self.detail))
 
 
 def check_job(

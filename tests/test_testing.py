@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 import threading
 import time
 from typing import Any
@@ -163,6 +164,7 @@ def test_each_rule(constructor: Any, kwargs: dict[str, Any], rule: str) -> None:
     assert info.value.rule == rule
     assert str(info.value).startswith(f"{rule}: ")
     assert isinstance(info.value, AssertionError)
+    assert str(pickle.loads(pickle.dumps(info.value))) == str(info.value)  # noqa: S301 - our own bytes
 
 
 def test_good_job_passes_and_stops() -> None:
