@@ -55,9 +55,15 @@ def _is_target(value: str) -> bool:
     return bool(sep) and all(part.isidentifier() for part in (*module.split("."), *attr.split(".")))
 
 
-def _describe(obj: object) -> str:
-    module, qualname = getattr(obj, "__module__", None), getattr(obj, "__qualname__", None)
-    return f"{module}:{qualname}" if module and qualname else repr(obj)
+def _spec(value: object, sep: str = ":") -> str:
+    """Return ``"module:qualname"``, which imports ``value`` if it lives at that name; a string as it is.
+
+    With ``sep="."``, the qualified name ``module.qualname`` instead.
+    """
+    if isinstance(value, str):
+        return value
+    module, qualname = getattr(value, "__module__", None), getattr(value, "__qualname__", None)
+    return f"{module}{sep}{qualname}" if module and qualname else repr(value)
 
 
 @attrs.frozen
@@ -73,8 +79,8 @@ class TypeInfo:
     distribution: str | None
     #: The distribution's version, or ``None``.
     version: str | None
-    #: What makes the job: ``"module:qualname"`` of the constructor, or the
-    #: plugin's lazy string.
+    #: What makes the job: the plugin's lazy string ``"module:attr"``, or the
+    #: constructor's qualified name, ``module.QualName``.
     target: str
 
 
@@ -114,16 +120,18 @@ class _Provider:
 
     def __init__(self, info: TypeInfo, value: JobConstructor | str, lock: threading.Lock) -> None:
         self.info = info
+        #: Where the constructor can be imported from, if it lives at its name.
+        self.spec = _spec(value)
         self._value = value
         self._lock = lock
         self._error: Exception | None = None
 
     def importable(self) -> bool:
-        """Whether the target string names this very constructor, so it can be imported by name."""
+        """Whether :attr:`spec` names this very constructor, so it can be imported by name."""
         if isinstance(self._value, str):
             return True
         try:
-            return _resolve(self.info.target) is self._value
+            return _resolve(self.spec) is self._value
         except Exception:  # noqa: BLE001 - anything that does not resolve is not importable
             return False
 
@@ -230,7 +238,7 @@ class _Registry:
         self._plugins[info.name] = info
         for job_type, value in sorted(offered.items()):
             self._take_recorded(job_type)
-            target = value if isinstance(value, str) else _describe(value)
+            target = _spec(value, sep=".")
             offer = TypeInfo(job_type, info.name, info.distribution, info.version, target)
             providers = self._providers.setdefault(job_type, [])
             providers.append(_Provider(offer, value, self.lock))
@@ -259,15 +267,15 @@ class _Registry:
             return
         self._looked_up.add(("type", job_type))
         row = row or self._recorded.lookup(job_type)
-        if row is None or len(row) != 3 or not all(isinstance(x, str) for x in row):  # noqa: PLR2004
+        if row is None or len(row) != 4 or not all(isinstance(x, str) for x in row):  # noqa: PLR2004
             return  # absent, or malformed: left out
-        _, plugin, target = row
-        if not _is_target(target):
+        _, plugin, spec, target = row
+        if not _is_target(spec):
             return
         info = self._plugin(plugin)
         if info is not None:
             offer = TypeInfo(job_type, plugin, info.distribution, info.version, target)
-            self._providers.setdefault(job_type, []).append(_Provider(offer, target, self.lock))
+            self._providers.setdefault(job_type, []).append(_Provider(offer, spec, self.lock))
 
     def _plugin(self, name: str, row: list[Any] | None = None) -> PluginInfo | None:
         """Return the plugin called ``name``, taking its row of the index (looked up unless given) once."""
@@ -550,7 +558,8 @@ def _record(index: Index, registry: _Registry, found: list[_Candidate]) -> None:
         if len(providers) > 1 or not providers[0].importable():
             index.remove()
             return
-        types.append([job_type, providers[0].info.plugin, providers[0].info.target])
+        offer = providers[0]
+        types.append([job_type, offer.info.plugin, offer.spec, offer.info.target])
     index.write(plugins, types, files)
 
 

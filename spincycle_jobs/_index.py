@@ -26,7 +26,7 @@ from typing import Final
 __all__ = ["Index", "Recorded", "locate"]
 
 #: Bump when the file's shape changes: an index of another version is ignored.
-INDEX_VERSION: Final = 2
+INDEX_VERSION: Final = 3
 CACHE_DIR_ENV: Final = "SPINCYCLE_JOBS_CACHE_DIR"
 _DECODER = json.JSONDecoder()
 #: Index files kept; older ones are pruned when a new one is written.
@@ -99,7 +99,7 @@ class Recorded:
         return [row for row in rows if isinstance(row, list)] if isinstance(rows, list) else []
 
     def lookup(self, job_type: str) -> list[Any] | None:
-        """Return ``[job_type, plugin, target]``, or ``None`` when the index has no such type."""
+        """Return ``[job_type, plugin, spec, target]``, or ``None`` when the index has no such type."""
         needle = "\n" + json.dumps([job_type])[:-1] + ","
         start = self._types_text.find(needle)
         if start < 0:
@@ -109,7 +109,7 @@ class Recorded:
         return row if isinstance(row, list) else None
 
     def all_types(self) -> list[list[Any]]:
-        """Return every ``[job_type, plugin, target]``, sorted by type (a malformed line is left out)."""
+        """Return every ``[job_type, plugin, spec, target]``, sorted by type, malformed lines left out."""
         rows = (json.loads(line) for line in self._types_text.split("\n") if line)
         return [row for row in rows if isinstance(row, list) and row and isinstance(row[0], str)]
 

@@ -167,7 +167,7 @@ class TestDiscovery:
             "0.1.0",
             "spincycle_jobs_example.sleep:Sleep",
         ]
-        assert out["types"]["gamma"] == ["other", "other-jobs", "2.0", "other_jobs.gamma:Gamma"]
+        assert out["types"]["gamma"] == ["other", "other-jobs", "2.0", "other_jobs.gamma.Gamma"]
         assert "shared" not in out["types"]
         assert out["plugins"] == [
             ["badreturn", "bad-return", "0.1", False],

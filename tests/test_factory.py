@@ -206,8 +206,8 @@ class TestListing:
             ("alpha", "mine", None, None),
             ("zeta", "mine", None, None),
         ]
-        assert records[0].target == "tests.jobs:Echo"
-        assert records[1].target == "tests.jobs:Echo"
+        assert records[0].target == "tests.jobs.Echo"  # a class: its qualified name
+        assert records[1].target == "tests.jobs:Echo"  # a lazy string: as given
 
     def test_register_after_discovery(self) -> None:
         """A plugin registered after discovery is taken in at once."""

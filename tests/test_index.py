@@ -18,6 +18,7 @@ from .conftest import EXAMPLE
 from .conftest import Venv
 from .conftest import write_project
 from .plugins import GOOD
+from .plugins import OTHER
 
 pytestmark = pytest.mark.slow
 
@@ -54,10 +55,13 @@ class Env:
         self.venv = venv
         self.cache = cache
 
+    def settings(self) -> dict[str, str]:
+        return {"SPINCYCLE_JOBS_CACHE_DIR": str(self.cache)}
+
     def observe(self, *, cache: bool = True, **env: str) -> dict[str, Any]:
         if not cache:
             env["SPINCYCLE_JOBS_NO_CACHE"] = "1"
-        result: dict[str, Any] = self.venv.run(OBSERVE, SPINCYCLE_JOBS_CACHE_DIR=str(self.cache), **env)
+        result: dict[str, Any] = self.venv.run(OBSERVE, **self.settings(), **env)
         return result
 
     def assert_fresh(self) -> dict[str, Any]:
@@ -103,6 +107,16 @@ class TestIndex:
         assert "alpha" in str(env.assert_fresh()["types"])
         env.venv.uninstall("good-jobs")
         assert "alpha" not in str(env.assert_fresh()["types"])
+
+    def test_plugin_offering_classes(self, env: Env, tmp_path: Path) -> None:
+        """A plugin that offers classes, not strings, is indexed too, and its jobs made from the index."""
+        env.venv.install(write_project(tmp_path, "other-jobs", "2.0", OTHER, "other = other_jobs.plugin"))
+        env.assert_fresh()
+        code = "import json; from spincycle_jobs import Factory; f = Factory(); j = f.make('gamma', 'g'); "
+        made = env.venv.run(
+            code + "print(json.dumps([type(j).__qualname__, f.used_index]))", **env.settings()
+        )
+        assert made == ["Gamma", True]
 
     def test_upgrade_new_version_new_type(self, env: Env, tmp_path: Path) -> None:
         """An upgrade to a new version with a new job type is seen at once."""
