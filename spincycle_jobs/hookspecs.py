@@ -39,4 +39,7 @@ def spincycle_jobs_job_types() -> Mapping[str, JobConstructor | str]:  # type: i
 
     Two plugins that offer the same type both lose it: making that type
     raises a :class:`~spincycle_jobs.PluginError` naming both.
+
+    The answer is recorded in the factory's persisted index, so it must
+    depend on the plugin's installed code alone.
     """
