@@ -66,21 +66,26 @@ def _kv(option: str) -> Callable[[str], tuple[str, Any]]:
     return parse
 
 
+def _add_kv(parser: argparse.ArgumentParser, short: str, long: str, dest: str, what: str) -> None:
+    """Add a repeatable ``KEY=VALUE`` / ``KEY:=JSON`` option."""
+    parser.add_argument(
+        short,
+        long,
+        dest=dest,
+        action="append",
+        type=_kv(short),
+        default=[],
+        metavar="KEY=VALUE",
+        help=f"{what}: KEY=VALUE for a string, KEY:=JSON for a typed value; repeatable",
+    )
+
+
 def _parser() -> _Parser:
     common = _Parser(add_help=False)
     common.add_argument("--json", action="store_true", help="print machine-readable JSON on stdout")
     common.add_argument("--debug", action="store_true", help="show tracebacks")
     job_args = _Parser(add_help=False)
-    job_args.add_argument(
-        "-a",
-        "--arg",
-        dest="job_args",
-        action="append",
-        type=_kv("-a"),
-        default=[],
-        metavar="KEY=VALUE",
-        help="a job arg: KEY=VALUE for a string, KEY:=JSON for a typed value; repeatable",
-    )
+    _add_kv(job_args, "-a", "--arg", "job_args", "a job arg")
     parser = _Parser(prog=PROG, description="List, inspect, create and run Spin Cycle jobs from plugins.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -99,16 +104,7 @@ def _parser() -> _Parser:
     run = sub.add_parser("run", parents=[common, job_args], help="run a job through the whole call sequence")
     run.add_argument("type", nargs="?", help="the job type (not with --from)")
     run.add_argument("name", nargs="?", help="the job name (not with --from)")
-    run.add_argument(
-        "-d",
-        "--data",
-        dest="job_data",
-        action="append",
-        type=_kv("-d"),
-        default=[],
-        metavar="KEY=VALUE",
-        help="a job data key: KEY=VALUE or KEY:=JSON; repeatable",
-    )
+    _add_kv(run, "-d", "--data", "job_data", "a job data key")
     run.add_argument("--from", dest="from_file", metavar="FILE", help="run a job document ('-' for stdin)")
     run.add_argument("--timeout", type=float, metavar="S", help="seconds a try may take")
     run.add_argument("--retries", type=int, default=0, metavar="N", help="more tries for a try that fails")
