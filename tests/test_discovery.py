@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import base64
+import json
 import re
 import shutil
+import subprocess
 import textwrap
 from typing import TYPE_CHECKING
 from typing import Any
@@ -13,6 +15,7 @@ import pytest
 
 from .conftest import EXAMPLE
 from .conftest import Venv
+from .conftest import clean_env
 from .conftest import pip
 from .conftest import write_project
 from .plugins import DISTRIBUTIONS
@@ -340,6 +343,42 @@ class TestDiscovery:
         )
         assert base64.b64decode(blob) == b'{"args":["hello","world"],"cmd":"echo"}'
         assert out == ["COMPLETE", 0, "hello world\n"]
+
+
+class TestCommandLineOnBrokenPlugins:
+    def test_doctor(self, world: Venv) -> None:
+        """doctor names each broken plugin with its error and origin, and each conflict; it exits 1."""
+        proc = subprocess.run(
+            [world.script("spincycle-jobs"), "doctor", "--json"],
+            capture_output=True,
+            text=True,
+            check=False,
+            env=clean_env(),
+        )
+        assert proc.returncode == 1
+        report = json.loads(proc.stdout)
+        plugins = {p["name"]: p for p in report["plugins"]}
+        assert plugins["broken"]["error"] == "ImportError: needs libfoo, which is not installed"
+        assert plugins["broken"]["origin"].endswith("import_broken/plugin.py:1")
+        assert plugins["raiser"]["origin"].endswith("hook_raises/plugin.py:5")
+        assert "matches no spincycle_jobs hook" in plugins["typo"]["error"]
+        assert plugins["example"]["error"] is None
+        assert all(p["load_ms"] >= 0 for p in plugins.values())
+        (conflict,) = report["conflicts"]
+        assert {c["plugin"] for c in conflict} == {"good", "other"}
+
+    def test_list_shows_what_is_wrong(self, world: Venv) -> None:
+        """list shows the types that work, the conflicts and the broken plugins."""
+        proc = subprocess.run(
+            [world.script("spincycle-jobs"), "list"],
+            capture_output=True,
+            text=True,
+            check=True,
+            env=clean_env(),
+        )
+        assert "conflict: 'shared' is offered by good, other" in proc.stdout
+        assert "broken plugin 'broken' (import-broken): needs libfoo" in proc.stdout
+        assert any(line.split()[:2] == ["sleep", "example"] for line in proc.stdout.splitlines())
 
 
 class TestInstallKinds:
