@@ -11,6 +11,7 @@ import attrs
 from ._errors import RunTimeoutError
 from ._return import Return
 from ._state import State
+from ._thread import Call
 
 if TYPE_CHECKING:
     from ._job import Job
@@ -45,18 +46,6 @@ class RunStatus:
     tries: int
     #: When :meth:`Runner.run` started, or ``None`` before.
     started_at: dt.datetime | None
-
-
-class _Try(threading.Thread):
-    """One call of ``job.run`` in a daemon thread, for a try with a timeout."""
-
-    def __init__(self, job: Job, job_data: dict[str, Any]) -> None:
-        super().__init__(name=f"run {job.name()}", daemon=True)
-        self.job, self.job_data = job, job_data
-        self.result = Return(State.UNKNOWN)
-
-    def run(self) -> None:
-        self.result = _call_run(self.job, self.job_data)
 
 
 def _call_run(job: Job, job_data: dict[str, Any]) -> Return:
@@ -157,13 +146,14 @@ class Runner:
     def _try(self, job_data: dict[str, Any]) -> Return:
         if self._timeout is None:
             return _call_run(self.job, job_data)
-        attempt = _Try(self.job, job_data)
+        attempt = Call(lambda: _call_run(self.job, job_data), f"run {self.job.name()}")
         attempt.start()
         attempt.join(self._timeout)
         if not attempt.is_alive():
-            return attempt.result
+            result: Return = attempt.outcome()
+            return result
         self._stop_job()
         attempt.join(self._grace)
-        late = attempt.result
+        late: Return = Return() if attempt.is_alive() else attempt.outcome()
         error = RunTimeoutError(self._timeout)
         return Return(State.TIMEOUT, exit=late.exit, error=error, stdout=late.stdout, stderr=late.stderr)

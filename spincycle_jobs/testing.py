@@ -21,6 +21,7 @@ from typing import Any
 from ._job import Job
 from ._return import Return
 from ._state import State
+from ._thread import Call
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -124,31 +125,9 @@ def _check_round_trip(factory: JobFactory, job_type: str, job_name: str, blob: b
         raise ConformanceError("serialize, deserialize, serialize gives the same bytes", msg)
 
 
-class _Call(threading.Thread):
-    """A call in a daemon thread of its own, keeping what it returned or raised."""
-
-    def __init__(self, call: Callable[[], Any], name: str) -> None:
-        super().__init__(name=name, daemon=True)
-        self._call = call
-        self._result: Any = None
-        self._error: BaseException | None = None
-
-    def run(self) -> None:
-        try:
-            self._result = self._call()
-        except BaseException as err:  # noqa: BLE001 - re-raised in the caller's thread by outcome()
-            self._error = err
-
-    def outcome(self) -> Any:
-        """Return what the call returned, or raise what it raised."""
-        if self._error is not None:
-            raise self._error
-        return self._result
-
-
 def _answer(call: Callable[[], Any], rule: str) -> Any:
     """Call ``call`` in a thread; fail ``rule`` if it takes over :data:`ANSWER_WITHIN` seconds."""
-    thread = _Call(call, rule)
+    thread = Call(call, rule)
     thread.start()
     thread.join(ANSWER_WITHIN)
     if thread.is_alive():
@@ -157,7 +136,7 @@ def _answer(call: Callable[[], Any], rule: str) -> Any:
 
 
 def _run(job: Job, data: dict[str, Any], stop_after: float | None, timeout: float) -> Any:
-    thread = _Call(lambda: job.run(data), f"run {job.name()}")
+    thread = Call(lambda: job.run(data), f"run {job.name()}")
     thread.start()
     try:
         _watch(job, thread, stop_after, timeout)
