@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import base64
-import binascii
-import hashlib
 import json
 import signal
 import sys
@@ -15,8 +12,13 @@ from typing import TYPE_CHECKING
 from typing import Any
 from typing import NoReturn
 from typing import TextIO
-from typing import cast
 
+from ._document import JOB_FORMAT
+from ._document import JobRecord
+from ._document import dump_document
+from ._document import load_document
+from ._document import make_job
+from ._document import type_info
 from ._errors import JobError
 from ._factory import Factory
 from ._factory import TypeInfo
@@ -32,8 +34,6 @@ if TYPE_CHECKING:
     from ._job import Job
 
 PROG = "spincycle-jobs"
-#: The ``format`` of a job document; bump it when the document changes shape.
-DOC_FORMAT = "spincycle-jobs/job/1"
 _STATUS_EVERY = 0.2
 
 
@@ -168,22 +168,13 @@ def _list(opts: argparse.Namespace) -> int:
 
 def _show(opts: argparse.Namespace) -> int:
     factory = Factory()
-    info = _find_type(factory, opts.type)
+    info = type_info(factory, opts.type)
     job = factory.make(info.type, "show")
     doc = (type(job).__doc__ or "").strip()
     value = _type_dict(info) | {"class": f"{type(job).__module__}.{type(job).__qualname__}", "doc": doc}
     text = "\n".join(f"{k}: {v}" for k, v in value.items() if k != "doc") + (f"\n\n{doc}" if doc else "")
     _emit(opts, value, text)
     return 0
-
-
-def _find_type(factory: Factory, job_type: str) -> TypeInfo:
-    for info in factory.types():
-        if info.type == job_type:
-            return info
-    factory.make(job_type, "-")  # raises the error that says why the type cannot be made
-    msg = f"job type {job_type!r} is not listed"
-    raise UsageError(msg)
 
 
 def _doctor(opts: argparse.Namespace) -> int:
@@ -230,29 +221,8 @@ def _origin(err: BaseException) -> str:
 
 
 def _create(opts: argparse.Namespace) -> int:
-    factory = Factory()
-    job = factory.make(opts.type, opts.name)
-    job_args = dict(opts.job_args)
-    job.create(job_args)
-    blob = job.serialize()
-    info = _find_type(factory, opts.type)
-    try:
-        args_json: Any = json.loads(json.dumps(job_args))
-    except (TypeError, ValueError) as err:
-        msg = f"the job args after create are not JSON: {err}"
-        raise UsageError(msg) from None
-    document = {
-        "format": DOC_FORMAT,
-        "type": opts.type,
-        "name": opts.name,
-        "job_args": args_json,
-        "data": base64.b64encode(blob).decode(),
-        "sha256": hashlib.sha256(blob).hexdigest(),
-        "plugin": info.plugin,
-        "distribution": info.distribution,
-        "version": info.version,
-    }
-    text = json.dumps(document, indent=2) + "\n"
+    record = JobRecord.create(Factory(), opts.type, opts.name, dict(opts.job_args))
+    text = dump_document(JOB_FORMAT, record.to_dict())
     if opts.output:
         with open(opts.output, "w", encoding="utf-8") as out:  # noqa: PTH123 - a plain file the user named
             out.write(text)
@@ -261,51 +231,19 @@ def _create(opts: argparse.Namespace) -> int:
     return 0
 
 
-def _read_document(path: str) -> dict[str, Any]:
+def _job_from_document(factory: Factory, path: str) -> Job:
     try:
         if path == "-":
             text = sys.stdin.read()
         else:
             with open(path, encoding="utf-8") as src:  # noqa: PTH123 - a plain file the user named
                 text = src.read()
-        doc = json.loads(text)
     except (OSError, ValueError) as err:
         msg = f"cannot read job document {path!r}: {err}"
         raise UsageError(msg) from None
-    fields = {"format": str, "type": str, "name": str, "data": str, "sha256": str}
-    bad = [k for k, t in fields.items() if not isinstance(doc, dict) or not isinstance(doc.get(k), t)]
-    if bad or doc["format"] != DOC_FORMAT:
-        msg = f"{path!r} is not a {DOC_FORMAT} job document (bad or missing: {', '.join(bad) or 'format'})"
-        raise UsageError(msg)
-    return cast("dict[str, Any]", doc)
-
-
-def _job_from_document(factory: Factory, path: str) -> Job:
-    doc = _read_document(path)
-    try:
-        blob = base64.b64decode(doc["data"], validate=True)
-    except binascii.Error as err:
-        msg = f"job document {path!r}: data is not base64 ({err})"
-        raise UsageError(msg) from None
-    if hashlib.sha256(blob).hexdigest() != doc["sha256"]:
-        msg = f"job document {path!r}: data does not match its sha256; the document was changed"
-        raise UsageError(msg)
-    info = _find_type(factory, doc["type"])
-    if doc.get("distribution") != info.distribution:
-        msg = (
-            f"job document {path!r} was created by distribution {doc.get('distribution')!r}, "
-            f"but job type {info.type!r} here comes from {info.distribution!r}"
-        )
-        raise UsageError(msg)
-    if doc.get("version") != info.version:
-        print(
-            f"{PROG}: warning: job document {path!r} was created with {info.distribution} "
-            f"{doc.get('version')}, running it with {info.version}",
-            file=sys.stderr,
-        )
-    job = factory.make(doc["type"], doc["name"])
-    job.deserialize(blob)
-    return job
+    where = f"job document {path!r}"
+    record = JobRecord.from_dict(load_document(text, JOB_FORMAT, where), where)
+    return make_job(factory, record, where, lambda msg: print(f"{PROG}: warning: {msg}", file=sys.stderr))
 
 
 def _run(opts: argparse.Namespace) -> int:

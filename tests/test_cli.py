@@ -15,6 +15,8 @@ from typing import Any
 
 import pytest
 
+from spincycle_jobs._document import dump_document
+
 from .conftest import clean_env
 
 pytest.importorskip("spincycle_jobs_example", reason="the README's test command installs the example plugin")
@@ -32,6 +34,12 @@ def cli(
         check=False,
         env=env or clean_env(),
     )
+
+
+def rehash(doc: dict[str, Any]) -> str:
+    """Return ``doc`` as text with its sha256 made to match again, as a forger would."""
+    body = {k: v for k, v in doc.items() if k != "sha256"}
+    return dump_document(body.pop("format"), body)
 
 
 def start(*args: str) -> subprocess.Popen[str]:
@@ -162,18 +170,37 @@ class TestDocuments:
     @pytest.mark.parametrize(
         ("change", "message"),
         [
-            (lambda d: d.update(data="AAAA"), "data does not match its sha256"),
-            (lambda d: d.update(data="!!"), "data is not base64"),
-            (lambda d: d.pop("type"), "is not a spincycle-jobs/job/1 job document (bad or missing: type)"),
-            (lambda d: d.update(distribution="evil-jobs"), "was created by distribution 'evil-jobs'"),
+            (lambda d: d.update(data="AAAA"), "does not match its sha256: the document was changed"),
+            (lambda d: d.update(job_args={"duration": 9}), "does not match its sha256"),
+            (lambda d: d.pop("sha256"), "has no sha256"),
+            (lambda d: d.update(format="x/1"), "is not a spincycle-jobs/job/1 document"),
         ],
-        ids=["tampered", "not-base64", "missing-field", "other-distribution"],
+        ids=["tampered-data", "tampered-args", "no-hash", "foreign"],
     )
-    def test_bad_documents_refused(self, change: Any, message: str) -> None:
-        """A tampered or foreign document is refused with one line and exit code 2."""
+    def test_changed_documents_refused(self, change: Any, message: str) -> None:
+        """A document changed anywhere, or of another format, is refused with one line and exit code 2."""
         doc = json.loads(cli("create", "sleep", "nap", "-a", "duration:=0").stdout)
         change(doc)
         proc = cli("run", "--from", "-", stdin=json.dumps(doc))
+        assert proc.returncode == 2
+        assert message in proc.stderr
+        assert proc.stderr.count("\n") == 1
+
+    @pytest.mark.parametrize(
+        ("change", "message"),
+        [
+            (lambda d: d.update(data="!!"), "field 'data' is not base64"),
+            (lambda d: d.update(data="AAAA\u00e9"), "field 'data' is not base64"),
+            (lambda d: d.pop("type"), "field 'type' is missing or not str"),
+            (lambda d: d.update(distribution="evil-jobs"), "was created by distribution 'evil-jobs'"),
+        ],
+        ids=["not-base64", "non-ascii-base64", "missing-field", "other-distribution"],
+    )
+    def test_bad_documents_refused(self, change: Any, message: str) -> None:
+        """A well-hashed document with a bad or foreign record is refused with one line and exit code 2."""
+        doc = json.loads(cli("create", "sleep", "nap", "-a", "duration:=0").stdout)
+        change(doc)
+        proc = cli("run", "--from", "-", stdin=rehash(doc))
         assert proc.returncode == 2
         assert message in proc.stderr
         assert proc.stderr.count("\n") == 1
@@ -182,7 +209,7 @@ class TestDocuments:
         """A document from another version of the plugin runs, with a warning."""
         doc = json.loads(cli("create", "sleep", "nap", "-a", "duration:=0").stdout)
         doc["version"] = "0.0.1"
-        proc = cli("run", "--from", "-", stdin=json.dumps(doc))
+        proc = cli("run", "--from", "-", stdin=rehash(doc))
         assert proc.returncode == 0
         assert "warning: job document '-' was created with spincycle-jobs-example 0.0.1" in proc.stderr
 

@@ -1,0 +1,225 @@
+"""Documents that carry jobs between hosts: one place reads, verifies and writes them.
+
+A *job record* is one serialized job with its provenance: type, name, the
+bytes from ``serialize`` (base64), the job args after ``create``, and the
+plugin, distribution and version that created it. A job document is one
+record; a chain document holds many. Every document is a JSON object
+with a ``format`` tag and a ``sha256`` over all the rest, so an edit
+anywhere in it is refused.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+from typing import TYPE_CHECKING
+from typing import Any
+from typing import Final
+
+import attrs
+
+from ._errors import JobError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from ._factory import Factory
+    from ._factory import TypeInfo
+    from ._job import Job
+
+__all__ = [
+    "JOB_FORMAT",
+    "DocumentError",
+    "JobRecord",
+    "dump_document",
+    "load_document",
+    "make_job",
+    "type_info",
+]
+
+#: The ``format`` of a job document; bump it when the document changes shape.
+JOB_FORMAT: Final = "spincycle-jobs/job/1"
+
+
+class DocumentError(JobError, ValueError):
+    """A document that cannot be read: malformed, changed, truncated or foreign."""
+
+
+@attrs.frozen
+class JobRecord:
+    """One created, serialized job and where it came from."""
+
+    #: The job type.
+    type: str
+    #: The job name.
+    name: str
+    #: What the job's ``serialize`` returned.
+    data: bytes
+    #: The job args after ``create`` (JSON data).
+    job_args: dict[str, Any] = attrs.field(factory=dict)
+    #: The entry-point name of the plugin that offered the type, if known.
+    plugin: str | None = None
+    #: The distribution of that plugin, as its metadata spells it, if known.
+    distribution: str | None = None
+    #: That distribution's version, if known.
+    version: str | None = None
+
+    @classmethod
+    def create(cls, factory: Factory, job_type: str, job_name: str, job_args: dict[str, Any]) -> JobRecord:
+        """Make a job, call ``create`` with ``job_args`` (which it may change), and serialize it.
+
+        :raises JobError: when the job cannot be made, created or serialized,
+            or the job args after ``create`` are not JSON data.
+        """
+        job = factory.make(job_type, job_name)
+        job.create(job_args)
+        data = job.serialize()
+        info = type_info(factory, job_type)
+        return cls(
+            job_type,
+            job_name,
+            data,
+            _json_data(job_args, "the job args after create"),
+            info.plugin,
+            info.distribution,
+            info.version,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the record as JSON data."""
+        return {
+            "type": self.type,
+            "name": self.name,
+            "data": base64.b64encode(self.data).decode("ascii"),
+            "job_args": self.job_args,
+            "plugin": self.plugin,
+            "distribution": self.distribution,
+            "version": self.version,
+        }
+
+    @classmethod
+    def from_dict(cls, obj: object, where: str) -> JobRecord:
+        """Read a record that :meth:`to_dict` wrote.
+
+        :param where: names the record in error messages.
+        :raises DocumentError: naming ``where`` and the field at fault.
+        """
+        if not isinstance(obj, dict):
+            msg = f"{where}: expected a JSON object, got {type(obj).__name__}"
+            raise DocumentError(msg)
+        for key, types in _RECORD_FIELDS.items():
+            if not isinstance(obj.get(key), types):
+                msg = f"{where}: field {key!r} is missing or not {' or '.join(t.__name__ for t in types)}"
+                raise DocumentError(msg)
+        try:
+            data = base64.b64decode(obj["data"].encode("ascii"), validate=True)
+        except (binascii.Error, UnicodeEncodeError) as err:
+            msg = f"{where}: field 'data' is not base64 ({err})"
+            raise DocumentError(msg) from None
+        return cls(
+            obj["type"],
+            obj["name"],
+            data,
+            obj.get("job_args") or {},
+            obj.get("plugin"),
+            obj.get("distribution"),
+            obj.get("version"),
+        )
+
+
+_OPT_STR = (str, type(None))
+_RECORD_FIELDS: Final = {
+    "type": (str,),
+    "name": (str,),
+    "data": (str,),
+    "job_args": (dict, type(None)),
+    "plugin": _OPT_STR,
+    "distribution": _OPT_STR,
+    "version": _OPT_STR,
+}
+
+
+def type_info(factory: Factory, job_type: str) -> TypeInfo:
+    """Return what ``factory`` lists for ``job_type``.
+
+    :raises JobError: the error ``make`` gives when the type cannot be made.
+    """
+    for info in factory.types():
+        if info.type == job_type:
+            return info
+    factory.make(job_type, "-")  # raises the error that says why the type cannot be made
+    msg = f"job type {job_type!r} is not listed"
+    raise JobError(msg)
+
+
+def _json_data(value: Any, what: str) -> Any:
+    """Return ``value`` as plain JSON data (a deep copy), refusing what JSON cannot carry."""
+    try:
+        return json.loads(json.dumps(value, allow_nan=False))
+    except (TypeError, ValueError, RecursionError) as err:
+        msg = f"{what} are not JSON data: {err}"
+        raise DocumentError(msg) from None
+
+
+def _digest(body: dict[str, Any]) -> str:
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
+    return hashlib.sha256(canonical.encode("ascii")).hexdigest()
+
+
+def dump_document(fmt: str, body: dict[str, Any]) -> str:
+    """Return the text of a document of format ``fmt``: ``body`` with the tag and a hash of it all.
+
+    :raises DocumentError: when ``body`` is not JSON data.
+    """
+    doc = {"format": fmt, **_json_data(body, "the document's contents")}
+    return json.dumps({**doc, "sha256": _digest(doc)}, indent=2) + "\n"
+
+
+def load_document(text: str, fmt: str, where: str) -> dict[str, Any]:
+    """Read and verify a document that :func:`dump_document` wrote with format ``fmt``.
+
+    :returns: the body, without ``format`` and ``sha256``.
+    :raises DocumentError: naming ``where`` for text that is not such a
+        document, or was changed after it was written.
+    """
+    try:
+        doc = json.loads(text)
+    except (ValueError, RecursionError) as err:
+        msg = f"{where} is not JSON ({err})"
+        raise DocumentError(msg) from None
+    if not isinstance(doc, dict) or doc.get("format") != fmt:
+        msg = f"{where} is not a {fmt} document"
+        raise DocumentError(msg)
+    claimed = doc.pop("sha256", None)
+    if not isinstance(claimed, str):
+        msg = f"{where} has no sha256"
+        raise DocumentError(msg)
+    if _digest(doc) != claimed:
+        msg = f"{where} does not match its sha256: the document was changed or truncated"
+        raise DocumentError(msg)
+    del doc["format"]
+    return doc
+
+
+def make_job(factory: Factory, record: JobRecord, where: str, warn: Callable[[str], None]) -> Job:
+    """Make the job ``record`` holds and deserialize it, as the Job Runner does.
+
+    :param warn: called with a message when the plugin's version differs
+        from the one that created the record.
+    :raises JobError: when the type is unknown here, comes from another
+        distribution, or the job refuses the bytes.
+    """
+    info = type_info(factory, record.type)
+    if record.distribution != info.distribution:
+        msg = (
+            f"{where} was created by distribution {record.distribution!r}, "
+            f"but job type {info.type!r} here comes from {info.distribution!r}"
+        )
+        raise DocumentError(msg)
+    if record.version != info.version:
+        warn(f"{where} was created with {info.distribution} {record.version}, running it with {info.version}")
+    job = factory.make(record.type, record.name)
+    job.deserialize(record.data)
+    return job
