@@ -1,0 +1,189 @@
+"""Where the jobs of a chain run: the :class:`Executor` protocol and the one way a try is run.
+
+An executor only places tries and reports how they ended; the chain's
+logic (the graph, the states, job data, retries) stays in the chain
+runner. What crosses to an executor and back is JSON data, so that an
+executor may run a try in another process or on another host.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+from typing import Any
+from typing import Protocol
+from typing import final
+from typing import runtime_checkable
+
+import attrs
+
+from ._document import JobRecord
+from ._document import make_job
+from ._return import Return
+from ._state import State
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from ._factory import Factory
+    from ._job import Job
+
+__all__ = ["Attempt", "Executor", "Outcome", "run_attempt"]
+
+
+@final
+@attrs.frozen
+class Attempt:
+    """One try of one job of a chain, as an :class:`Executor` receives it."""
+
+    #: The chain's request id.
+    request_id: str
+    #: The job's id in the chain.
+    job_id: str
+    #: The created, serialized job and its provenance.
+    record: JobRecord
+    #: The job data this try starts with (JSON data; the try gets its own copy).
+    job_data: dict[str, Any]
+    #: Which try this is, counted from 1.
+    try_number: int
+
+    @property
+    def key(self) -> str:
+        """A string naming this try uniquely among the tries of running chains."""
+        return f"{self.request_id}/{self.job_id}/{self.try_number}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the attempt as JSON data, to send to another process."""
+        return {
+            "request_id": self.request_id,
+            "job_id": self.job_id,
+            "record": self.record.to_dict(),
+            "job_data": self.job_data,
+            "try_number": self.try_number,
+        }
+
+    @classmethod
+    def from_dict(cls, obj: dict[str, Any]) -> Attempt:
+        """Read what :meth:`to_dict` returned."""
+        where = f"job {obj['job_id']!r}"
+        return cls(
+            obj["request_id"],
+            obj["job_id"],
+            JobRecord.from_dict(obj["record"], where),
+            obj["job_data"],
+            obj["try_number"],
+        )
+
+
+@final
+@attrs.frozen
+class Outcome:
+    """How one try ended, as an :class:`Executor` reports it; JSON data only."""
+
+    #: The state the try ended in.
+    state: State
+    #: The job's exit code.
+    exit: int = 0
+    #: ``"ExceptionType: message"`` for a try that raised or returned an error, else ``None``.
+    error: str | None = None
+    #: The job's output.
+    stdout: str = ""
+    #: The job's error output.
+    stderr: str = ""
+    #: The job data as the job left it (JSON data).
+    job_data: dict[str, Any] = attrs.field(factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the outcome as JSON data, to send to another process."""
+        return attrs.asdict(self) | {"state": int(self.state)}
+
+    @classmethod
+    def from_dict(cls, obj: dict[str, Any]) -> Outcome:
+        """Read what :meth:`to_dict` returned."""
+        return cls(**(obj | {"state": State(obj["state"])}))
+
+    @classmethod
+    def failed(cls, error: str, job_data: dict[str, Any] | None = None) -> Outcome:
+        """Return a ``FAIL`` outcome with exit code 1 and ``error``."""
+        return cls(State.FAIL, exit=1, error=error, job_data=job_data or {})
+
+
+@runtime_checkable
+class Executor(Protocol):
+    """Runs the tries of a chain's jobs, where it likes, and says how each ended.
+
+    The chain runner calls these methods from its own threads; an executor
+    must accept calls from any thread.
+    """
+
+    def start(self, attempt: Attempt, done: Callable[[Attempt, Outcome], None]) -> None:
+        """Start one try and return at once.
+
+        The executor makes the job, deserializes it and runs it (as
+        :func:`run_attempt` does) and calls ``done`` exactly once, from any
+        thread, when the try has ended, however it ended: a try the
+        executor lost (a worker that died) ends ``FAIL``, and is never run
+        again by the executor itself.
+        """
+        ...
+
+    def stop(self, attempt: Attempt) -> None:
+        """Call ``stop()`` on the job of a running try, where it runs; harmless once it ended."""
+        ...
+
+    def status(self, attempt: Attempt) -> str:
+        """Return the ``status()`` of the job of a running try, or ``""`` when it is not running."""
+        ...
+
+    def close(self) -> None:
+        """Release what the executor holds; tries still running are not waited for."""
+        ...
+
+
+def _describe(err: BaseException) -> str:
+    return f"{type(err).__name__}: {err}"
+
+
+def run_attempt(factory: Factory, attempt: Attempt, started: Callable[[Job], None]) -> Outcome:
+    """Run one try where this is called: make and deserialize the job, then run it.
+
+    Every way a try can go wrong becomes a ``FAIL`` outcome whose error
+    says why: a type unknown here or from another distribution, a document
+    the job refuses, an exception from ``run``, a result that is not a
+    :class:`Return`, or job data that is not JSON data.
+
+    :param started: called with the job just before its ``run``, so that
+        the caller can reach its ``stop()`` and ``status()``.
+    """
+    where = f"job {attempt.job_id!r} ({attempt.record.type} {attempt.record.name!r})"
+    try:
+        job_data = json.loads(json.dumps(attempt.job_data, allow_nan=False))
+        job = make_job(factory, attempt.record, where, lambda _msg: None)
+    except Exception as err:  # noqa: BLE001 - a job that cannot be made fails alone
+        return Outcome.failed(f"cannot make {where} here: {_describe(err)}", attempt.job_data)
+    started(job)
+    try:
+        result: object = job.run(job_data)
+    except BaseException as err:  # noqa: BLE001 - even SystemExit in run is a failed try, never a dead worker
+        return Outcome.failed(_describe(err), _plain(job_data))
+    if not isinstance(result, Return):
+        return Outcome.failed(f"TypeError: {type(job).__qualname__}.run() returned {type(result).__name__}")
+    bad = [k for k, v in job_data.items() if not _is_json(k, v)]
+    if bad:
+        msg = f"JobError: {where} left job data that is not JSON data under key {bad[0]!r}"
+        return Outcome.failed(msg, _plain(job_data))
+    error = None if result.error is None else _describe(result.error)
+    return Outcome(result.state, result.exit, error, result.stdout, result.stderr, job_data)
+
+
+def _is_json(key: object, value: object) -> bool:
+    try:
+        json.dumps({key: value}, allow_nan=False)
+    except (TypeError, ValueError, RecursionError):
+        return False
+    return isinstance(key, str)
+
+
+def _plain(job_data: dict[str, Any]) -> dict[str, Any]:
+    """Return the JSON-data part of ``job_data``, for a failed try's record."""
+    return {k: v for k, v in job_data.items() if _is_json(k, v)}
