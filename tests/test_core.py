@@ -60,6 +60,14 @@ class TestState:
             "STOPPED": 6,
         }
 
+    @pytest.mark.parametrize("state", list(State), ids=[s.name for s in State])
+    def test_str_is_the_name(self, state: State) -> None:
+        """str() and format() give the name, as Go's String() does; the int value is unchanged."""
+        assert str(state) == f"{state}" == f"{state:s}" == state.name
+        assert f"{state:>10}" == state.name.rjust(10)
+        assert int(state) == state.value
+        assert repr(state) == f"<State.{state.name}: {state.value}>"
+
 
 class TestReturn:
     def test_defaults(self) -> None:
