@@ -11,10 +11,14 @@ __all__ = ["Call"]
 
 
 class Call(threading.Thread):
-    """A call in a daemon thread of its own, keeping what it returned or raised."""
+    """A call in a thread of its own, keeping what it returned or raised.
 
-    def __init__(self, call: Callable[[], Any], name: str) -> None:
-        super().__init__(name=name, daemon=True)
+    The thread is a daemon unless ``daemon=False``: then the interpreter
+    waits for it at exit, as for a call that must not be cut short.
+    """
+
+    def __init__(self, call: Callable[[], Any], name: str, *, daemon: bool = True) -> None:
+        super().__init__(name=name, daemon=daemon)
         self._call = call
         self._result: Any = None
         self._error: BaseException | None = None
