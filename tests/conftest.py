@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -144,3 +145,10 @@ def make_venv(tmp_path: Path, wheelhouse: Path) -> Any:
         return Venv(tmp_path / name, wheelhouse)
 
     return make
+
+
+# Property tests are deterministic: the same examples on every run, and no example database, so a
+# new random example never fails a run by chance. ``--hypothesis-profile=explore`` hunts for new ones.
+settings.register_profile("deterministic", derandomize=True, database=None)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile("deterministic")
