@@ -1,21 +1,28 @@
 from __future__ import annotations
 
+import functools
+import inspect
 import json
 import threading
+import typing
+from collections.abc import Collection  # noqa: TC003 - attrs.resolve_types reads ignorable_fields' annotation
 from typing import TYPE_CHECKING
 from typing import Any
+from typing import ClassVar
 
 import attrs
 
 from ._codec import CodecError
 from ._codec import dump
 from ._codec import load_fields
+from ._codec import loads
 from ._codec import resolved_fields
 from ._errors import JobError
 from ._job import Job
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
+    from typing import Self
 
 __all__ = ["BaseJob"]
 
@@ -55,6 +62,11 @@ class BaseJob(Job):
     _status: str = attrs.field(default="", init=False, repr=False, eq=False)
     _stop_event: threading.Event = attrs.field(factory=threading.Event, init=False, repr=False, eq=False)
 
+    def __new__(cls, *args: Any, **kwargs: Any) -> Self:  # noqa: ARG004 - __init__ takes them
+        """Refuse a subclass that declares fields without ``@attrs.define``, at its first ``make``."""
+        _check_decorated(cls)
+        return super().__new__(cls)
+
     def name(self) -> str:
         """Return the job's name."""
         return self._job_name
@@ -91,41 +103,129 @@ class BaseJob(Job):
         """
         return self._stop_event.wait(seconds)
 
+    #: Fields that data from another version of the job may hold and this
+    #: version drops without a word, such as a field it no longer has. Any
+    #: other field it does not know is refused.
+    ignorable_fields: ClassVar[Collection[str]] = ()
+
+    @classmethod
+    def migrate(cls, fields: dict[str, Any], version: str | None) -> dict[str, Any]:  # noqa: ARG003
+        """Turn the fields another version of the job serialized into fields this version reads.
+
+        :meth:`deserialize` calls it when it is told which version created
+        the data and that differs from the running one, before it reads the
+        fields. The default returns ``fields`` as they are: a missing field
+        then takes its default, and an unknown one is refused unless it is
+        in :attr:`ignorable_fields`. Override it to rename a field, or to
+        fill a new one from an old one::
+
+            @classmethod
+            def migrate(cls, fields, version):
+                if "host" in fields:  # before 2.0 there was one host
+                    fields["hosts"] = [fields.pop("host")]
+                return fields
+
+        :param fields: the JSON object that version serialized, as parsed.
+        :param version: the version of the job's distribution that created
+            the data, or ``None`` when that is not known.
+        :returns: the fields for this version.
+        :raises JobError: for data it cannot migrate.
+        """
+        return fields
+
     def serialize(self) -> bytes:
         """Return the job's fields as compact JSON with sorted keys.
 
         :raises JobError: naming the field whose value JSON cannot carry.
         """
-        try:
-            data = {f.name: dump(getattr(self, f.name), f.name) for f in self._serialized_fields()}
-        except CodecError as err:
-            msg = f"cannot serialize {self._describe()}: field {err}"
-            raise JobError(msg) from None
+        data = {}
+        for f in self._serialized_fields():
+            try:
+                data[f.name] = dump(getattr(self, f.name), f.name)
+            except CodecError as err:
+                msg = f"cannot serialize {self._describe()}: field {err}"
+                raise JobError(msg) from None
+            except RecursionError:
+                msg = f"cannot serialize {self._describe()}: field {f.name}: nested too deeply"
+                raise JobError(msg) from None
         return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
-    def deserialize(self, data: bytes) -> None:
-        """Set the job's fields from what :meth:`serialize` returned.
+    def deserialize(
+        self, data: bytes, *, version: str | None = None, running_version: str | None = None
+    ) -> None:
+        """Set the job's fields from what :meth:`serialize` returned, maybe by another version.
 
-        Nothing changes unless every field is present and of its type.
+        A field the data lacks takes its default; a field the data holds
+        but this class does not have is refused, unless it is in
+        :attr:`ignorable_fields`. When ``version`` and ``running_version``
+        differ, :meth:`migrate` first gets the fields. The fields are then
+        set as ``__init__`` sets them, so converters and validators see them
+        all together.
 
-        :raises JobError: naming the job and the field at fault, for bytes
-            that are not such JSON.
+        All or nothing: when it raises, the job is unchanged.
+
+        :param version: the version of the job's distribution that created
+            ``data``, when known (a job document records it).
+        :param running_version: the version running here, when known.
+        :raises JobError: naming the job and the field at fault (and both
+            versions, when they differ), for bytes that are not such JSON;
+            never another exception.
         """
         try:
-            obj = json.loads(data, parse_constant=_refuse_constant)
-        except (ValueError, RecursionError) as err:
-            msg = f"cannot deserialize {self._describe()}: not JSON ({err})"
+            values = self._load(data, version, running_version)
+        except JobError as err:
+            note = ""
+            if version != running_version:
+                note = f" (the data was created by {_version(version)}; this is {_version(running_version)})"
+            msg = f"cannot deserialize {self._describe()}: {err}{note}"
+            raise JobError(msg) from err.__cause__
+        for name, value in values.items():
+            object.__setattr__(self, name, value)
+
+    def _load(self, data: bytes, version: str | None, running_version: str | None) -> dict[str, Any]:
+        """Return every serialized field's new value, as ``__init__`` would set it from ``data``."""
+        try:
+            obj = loads(data)
+        except (ValueError, TypeError, RecursionError) as err:
+            msg = f"not JSON ({err})"
             raise JobError(msg) from None
         if not isinstance(obj, dict):
-            msg = f"cannot deserialize {self._describe()}: expected a JSON object, got {type(obj).__name__}"
+            msg = f"expected a JSON object, got {type(obj).__name__}"
             raise JobError(msg)
+        if version != running_version:
+            obj = self._migrate(obj, version)
+        fields = self._serialized_fields()
+        known = {f.name for f in fields}
+        obj = {k: v for k, v in obj.items() if k in known or k not in self.ignorable_fields}
         try:
-            values = load_fields(obj, self._serialized_fields(), "")
+            values = load_fields(obj, fields, "")
         except CodecError as err:
-            msg = f"cannot deserialize {self._describe()}: field {err}"
+            msg = f"field {err}"
             raise JobError(msg) from None
-        for key, value in values.items():
-            setattr(self, key, value)
+        except RecursionError:
+            msg = "nested too deeply"
+            raise JobError(msg) from None
+        aliases = {f.name: str(f.alias) for f in fields}
+        try:
+            fresh = type(self)(
+                job_type=self._job_type, job_name=self._job_name, **{aliases[k]: v for k, v in values.items()}
+            )
+        except Exception as err:
+            raise JobError(_refused(err)) from err
+        return {f.name: getattr(fresh, f.name) for f in fields}
+
+    def _migrate(self, obj: dict[str, Any], version: str | None) -> dict[str, Any]:
+        try:
+            fields: object = self.migrate(obj, version)
+        except JobError:
+            raise
+        except Exception as err:
+            msg = f"migrate raised {type(err).__name__}: {err}"
+            raise JobError(msg) from err
+        if not isinstance(fields, dict) or not all(isinstance(k, str) for k in fields):
+            msg = f"migrate returned {type(fields).__name__}, not a dict of fields"
+            raise JobError(msg)
+        return fields
 
     def _describe(self) -> str:
         return f"job {self._job_name!r} of type {self._job_type!r}"
@@ -142,7 +242,37 @@ class BaseJob(Job):
 _BASE_FIELDS = frozenset(f.name for f in attrs.fields(BaseJob))
 
 
-def _refuse_constant(name: str) -> None:
-    """Refuse ``NaN`` and ``Infinity``: Python's json reads them, but they are not JSON."""
-    msg = f"{name} is not a JSON value"
-    raise ValueError(msg)
+def _version(version: str | None) -> str:
+    return "an unknown version" if version is None else f"version {version}"
+
+
+def _refused(err: Exception) -> str:
+    """Say which field a validator or converter refused, when its error tells (attrs' validators do)."""
+    field = next((a.name for a in err.args if isinstance(a, attrs.Attribute)), None)
+    where = f"field {field}" if field else "the fields"
+    return f"{where} refused by the class's checks: {type(err).__name__}: {err.args[0] if err.args else err}"
+
+
+@functools.cache
+def _check_decorated(cls: type) -> None:
+    """Raise if ``cls``, or a class between it and :class:`BaseJob`, declares fields attrs never saw."""
+    for klass in cls.__mro__:
+        if klass is BaseJob:
+            return
+        if "__attrs_attrs__" in klass.__dict__:
+            continue
+        names = [k for k, v in inspect.get_annotations(klass).items() if not _is_class_var(v)]
+        if names:
+            msg = (
+                f"{klass.__module__}.{klass.__qualname__} declares fields ({', '.join(names)}) but is not "
+                "decorated with @attrs.define, so they would never be serialized: decorate the class"
+            )
+            raise JobError(msg)
+
+
+def _is_class_var(annotation: object) -> bool:
+    if isinstance(annotation, str):
+        return annotation.startswith(
+            ("ClassVar", "typing.ClassVar", "t.ClassVar", "typing_extensions.ClassVar")
+        )
+    return typing.get_origin(annotation) is typing.ClassVar

@@ -4,6 +4,12 @@ Supported: ``None``, ``bool``, ``int``, ``float`` (finite), ``str``, enums,
 ``datetime``/``date``/``time``, attrs classes, ``list``, ``tuple`` (both
 ``tuple[X, ...]`` and fixed), ``dict`` with ``str``, ``int`` or enum keys,
 ``Literal``, ``Optional`` and unions (members tried in order), ``Any``.
+
+An aware ``datetime`` is written with its UTC offset at that instant and
+comes back with that fixed offset: the same instant, but the zone's name
+(``America/Buenos_Aires``) and ``fold`` are not kept. A ``str`` must be
+UTF-8 text: one holding a lone surrogate (what Python makes of non-UTF-8
+bytes on the command line) is refused.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import functools
+import json
 import math
 import types
 import typing
@@ -22,7 +29,7 @@ import attrs
 
 from ._errors import type_name
 
-__all__ = ["CodecError", "dump", "load", "load_fields", "resolved_fields"]
+__all__ = ["CodecError", "dump", "load", "load_fields", "loads", "resolved_fields"]
 
 _NoneType = type(None)
 _TIMES = (dt.datetime, dt.date, dt.time)  # datetime first: it is a date too
@@ -45,14 +52,62 @@ def resolved_fields(cls: type) -> tuple[attrs.Attribute[Any], ...]:
     return fields
 
 
-def dump(value: Any, path: str) -> Any:  # noqa: PLR0911 - one return per supported kind
+def loads(data: bytes | str) -> Any:
+    """Parse strict JSON, refusing ``NaN``, ``Infinity``, floats out of range and lone surrogates.
+
+    :raises ValueError: for text that is not such JSON.
+    :raises TypeError: for ``data`` that is neither ``bytes`` nor ``str``.
+    :raises RecursionError: for JSON nested deeper than the interpreter allows.
+    """
+    obj = json.loads(data, parse_constant=_refuse_constant, parse_float=_finite_float)
+    if _may_hold_surrogates(data):
+        try:
+            json.dumps(obj, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            msg = "it holds a lone surrogate (such as \\udcff), which is not UTF-8 text"
+            raise ValueError(msg) from None
+    return obj
+
+
+def _may_hold_surrogates(data: bytes | str) -> bool:
+    """Whether JSON text ``data`` may hold a lone surrogate, raw or escaped (a quick test)."""
+    if isinstance(data, str):
+        if not data.isascii():
+            try:
+                data.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+        return "\\ud" in data or "\\uD" in data
+    return b"\\ud" in data or b"\\uD" in data
+
+
+def _refuse_constant(name: str) -> None:
+    """Refuse ``NaN`` and ``Infinity``: Python's json reads them, but they are not JSON."""
+    msg = f"{name} is not a JSON value"
+    raise ValueError(msg)
+
+
+def _finite_float(text: str) -> float:
+    """Read a JSON number with a fraction or exponent, refusing one that overflows to infinity."""
+    value = float(text)
+    if math.isinf(value):
+        msg = f"the number {text:.40} is out of range for a float"
+        raise ValueError(msg)
+    return value
+
+
+def dump(value: Any, path: str) -> Any:  # noqa: C901, PLR0911 - one return per supported kind
     """Turn ``value`` into JSON-safe data.
 
     :raises CodecError: for a value of a type JSON cannot carry.
     """
     if isinstance(value, enum.Enum):
         return dump(value.value, path)
-    if value is None or isinstance(value, (bool, int, str)):
+    if isinstance(value, str):
+        return _dump_str(value, path)
+    if value is None or isinstance(value, (bool, int)):
+        if not isinstance(value, bool) and isinstance(value, int) and value.bit_length() > _MAX_INT_BITS:
+            _check_int_digits(value, path)
         return value
     if isinstance(value, float):
         if not math.isfinite(value):
@@ -60,15 +115,50 @@ def dump(value: Any, path: str) -> Any:  # noqa: PLR0911 - one return per suppor
             raise CodecError(path, problem)
         return value
     if isinstance(value, _TIMES):
-        return value.isoformat()
+        return _dump_time(value, path)
     if attrs.has(type(value)):
         return {f.name: dump(getattr(value, f.name), f"{path}.{f.name}") for f in attrs.fields(type(value))}
     if isinstance(value, (list, tuple)):
         return [dump(v, f"{path}[{i}]") for i, v in enumerate(value)]
     if isinstance(value, dict):
-        return {_dump_key(k, path): dump(v, f"{path}[{k!r}]") for k, v in value.items()}
+        out = {_dump_key(k, path): dump(v, f"{path}[{k!r}]") for k, v in value.items()}
+        if len(out) != len(value):
+            problem = "two dict keys are written as the same JSON key"
+            raise CodecError(path, problem)
+        return out
     problem = f"cannot serialize a value of type {type_name(type(value))}"
     raise CodecError(path, problem)
+
+
+#: Ints longer than this may exceed the interpreter's limit on digits in a str.
+_MAX_INT_BITS = 10_000
+
+
+def _check_int_digits(value: int, path: str) -> None:
+    try:
+        str(value)
+    except ValueError as err:
+        raise CodecError(path, str(err)) from None
+
+
+def _dump_str(value: str, path: str) -> str:
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as err:
+            problem = (
+                f"{value!r:.60} is not UTF-8 text: it holds the lone surrogate {value[err.start]!r} "
+                f"at index {err.start}, as Python reads non-UTF-8 bytes"
+            )
+            raise CodecError(path, problem) from None
+    return value
+
+
+def _dump_time(value: dt.date | dt.time, path: str) -> str:
+    if isinstance(value, (dt.datetime, dt.time)) and value.tzinfo is not None and value.utcoffset() is None:
+        problem = f"{value!r:.80} has a time zone that gives no UTC offset, so it would come back naive"
+        raise CodecError(path, problem)
+    return value.isoformat()
 
 
 def _dump_key(key: Any, path: str) -> str:
@@ -76,7 +166,9 @@ def _dump_key(key: Any, path: str) -> str:
     if isinstance(plain, bool) or not isinstance(plain, (str, int)):
         problem = f"cannot serialize a dict key of type {type_name(type(key))}"
         raise CodecError(path, problem)
-    return str(plain)
+    if isinstance(plain, str):
+        return _dump_str(plain, f"{path} key")
+    return str(dump(plain, f"{path} key"))
 
 
 def _mismatch(path: str, tp: Any, data: Any) -> CodecError:
@@ -115,9 +207,9 @@ def load(data: Any, tp: Any, path: str) -> Any:  # noqa: C901, PLR0911, PLR0912 
             return tp(data)
         except ValueError:
             raise _mismatch(path, tp, data) from None
-    if tp is float and isinstance(data, int) and not isinstance(data, bool):
-        return float(data)
-    if tp in (bool, int, float, str):
+    if tp is float:
+        return _load_float(data, path)
+    if tp in (bool, int, str):
         if type(data) is not tp:
             raise _mismatch(path, tp, data)
         return data
@@ -140,6 +232,21 @@ def _load_union(data: Any, tp: Any, args: tuple[Any, ...], path: str) -> Any:
     raise _mismatch(path, tp, data)
 
 
+def _load_float(data: Any, path: str) -> float:
+    if type(data) is int:
+        try:
+            return float(data)
+        except OverflowError:
+            problem = f"the int {data!r:.40}... is out of range for a float"
+            raise CodecError(path, problem) from None
+    if type(data) is not float:
+        raise _mismatch(path, float, data)
+    if not math.isfinite(data):
+        problem = f"{data} is not a finite number"
+        raise CodecError(path, problem)
+    return data
+
+
 def _load_time(data: Any, tp: type[dt.date | dt.time], path: str) -> Any:
     if not isinstance(data, str):
         raise _mismatch(path, tp, data)
@@ -157,7 +264,11 @@ def _load_generic(data: Any, tp: Any, origin: Any, args: tuple[Any, ...], path: 
         if not isinstance(data, dict):
             raise _mismatch(path, tp, data)
         key_tp, value_tp = args or (str, Any)
-        return {_load_key(k, key_tp, path): load(v, value_tp, f"{path}[{k!r}]") for k, v in data.items()}
+        out = {_load_key(k, key_tp, path): load(v, value_tp, f"{path}[{k!r}]") for k, v in data.items()}
+        if len(out) != len(data):
+            problem = f"two JSON keys read as the same {_tp_name(key_tp)} key"
+            raise CodecError(path, problem)
+        return out
     if not issubclass(origin, Sequence) or issubclass(origin, str):
         problem = f"unsupported type {_tp_name(tp)}"
         raise CodecError(path, problem)
@@ -175,10 +286,13 @@ def _load_generic(data: Any, tp: Any, origin: Any, args: tuple[Any, ...], path: 
 
 def _load_key(key: str, tp: Any, path: str) -> Any:
     if tp is int:
-        try:
-            return int(key)
-        except ValueError:
-            raise _mismatch(path + " key", int, key) from None
+        # int() also reads non-ASCII digits, " 1", "+1", "01" and "1_0": accept only what dump writes.
+        plain = key.isascii() and key.lstrip("-").isdigit() and len(key) <= _MAX_KEY_DIGITS
+        value = int(key) if plain else None
+        if value is None or str(value) != key:
+            problem = f"expected an int key written in ASCII digits, got {key!r:.60}"
+            raise CodecError(path + " key", problem)
+        return value
     if isinstance(tp, type) and issubclass(tp, enum.Enum):
         for member in tp:
             if str(member.value) == key:
@@ -187,31 +301,42 @@ def _load_key(key: str, tp: Any, path: str) -> Any:
     return load(key, tp, f"{path} key")
 
 
+#: The longest int key read: the interpreter's default limit on digits in a str.
+_MAX_KEY_DIGITS = 4300
+
+
 def _load_attrs(data: Any, tp: type, path: str) -> Any:
     if not isinstance(data, dict):
         raise _mismatch(path, tp, data)
     fields = resolved_fields(tp)
     values = load_fields(data, fields, path)
-    obj = tp(**{str(f.alias): values[f.name] for f in fields if f.init})
+    try:
+        obj = tp(**{str(f.alias): values[f.name] for f in fields if f.init and f.name in values})
+    except Exception as err:  # noqa: BLE001 - a validator or converter may raise anything
+        raise CodecError(path, f"refused by {type_name(tp)}: {type(err).__name__}: {err}") from None
     for f in fields:
-        if not f.init:
+        if not f.init and f.name in values:
             object.__setattr__(obj, f.name, values[f.name])
     return obj
 
 
 def load_fields(data: dict[str, Any], fields: Sequence[attrs.Attribute[Any]], path: str) -> dict[str, Any]:
-    """Load every field of ``fields`` from ``data``, which must hold exactly those.
+    """Load the fields of ``fields`` that ``data`` holds; a field it lacks must have a default.
 
-    :raises CodecError: for a missing, unexpected or mistyped field.
+    :returns: the loaded values by field name, without the missing fields
+        (the class's defaults stand for them).
+    :raises CodecError: for a missing field without a default, an unknown
+        field, or a mistyped one.
     """
     names = {f.name for f in fields}
-    unexpected = sorted(set(data) - names)
-    if unexpected:
-        raise CodecError(f"{path}.{unexpected[0]}" if path else unexpected[0], "unexpected field")
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise CodecError(f"{path}.{unknown[0]}" if path else unknown[0], "unknown field")
     values = {}
     for f in fields:
         where = f"{path}.{f.name}" if path else f.name
-        if f.name not in data:
-            raise CodecError(where, "missing field")
-        values[f.name] = load(data[f.name], f.type, where)
+        if f.name in data:
+            values[f.name] = load(data[f.name], f.type, where)
+        elif f.default is attrs.NOTHING:
+            raise CodecError(where, "missing field, which has no default")
     return values

@@ -6,6 +6,7 @@ import enum
 import json
 import threading
 from typing import Any
+from typing import ClassVar
 from typing import Literal
 
 import attrs
@@ -14,12 +15,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from spincycle_jobs import BaseJob
+from spincycle_jobs import Factory
 from spincycle_jobs import Job
 from spincycle_jobs import JobError
+from spincycle_jobs import PluginError
 from spincycle_jobs import Return
 from spincycle_jobs import State
 
 from .jobs import Echo
+from .jobs import offering
 
 
 class Color(enum.Enum):
@@ -151,12 +155,15 @@ class TestBaseJob:
     @pytest.mark.parametrize(
         ("mutate", "message"),
         [
-            (lambda d: d.pop("count"), "field count: missing field"),
+            (lambda d: d.update(hosts=[{"port": 1}]), "field hosts\\[0\\].name: missing field, which has no"),
             (lambda d: d.update(count="3"), "field count: expected int, got str"),
             (lambda d: d.update(count=True), "field count: expected int, got bool"),
-            (lambda d: d.update(extra=1), "field extra: unexpected field"),
+            (lambda d: d.update(extra=1), "field extra: unknown field$"),
             (lambda d: d.update(color="green"), "field color: expected .*Color"),
-            (lambda d: d.update(hosts=[{"name": "a"}]), "field hosts\\[0\\].port: missing field"),
+            (
+                lambda d: d.update(hosts=[{"name": "a", "port": "22"}]),
+                "field hosts\\[0\\].port: expected int",
+            ),
             (lambda d: d.update(pair=[1]), "field pair: expected 2 items, got 1"),
             (lambda d: d.update(when="yesterday"), "field when: expected .*datetime"),
             (lambda d: d.update(mode="slow"), "field mode: expected Literal"),
@@ -176,7 +183,7 @@ class TestBaseJob:
         ],
     )
     def test_bad_field_names_job_and_field(self, mutate: Any, message: str) -> None:
-        """A missing, unexpected or mistyped field raises a JobError naming the job and the field."""
+        """A missing field without a default, an unknown or a mistyped field raises a JobError naming it."""
         data = json.loads(Rich("rich", "r1").serialize())
         mutate(data)
         job = Rich("rich", "r1")
@@ -239,8 +246,17 @@ def test_round_trip_any_values(  # noqa: PLR0913 - one argument per field
     job.hosts, job.by_name, job.by_id = host_list, by_name, by_id
     job.pair, job.maybe, job.either, job.mode = pair, maybe, either, mode
     back = round_trip(job)
-    assert back == job
+    assert attrs.evolve(back, when=job.when) == job
+    assert same_instant(back.when, job.when)
     assert back.serialize() == job.serialize()
+
+
+def same_instant(back: dt.datetime, sent: dt.datetime) -> bool:
+    """Whether ``back`` is ``sent`` as the codec keeps it: same offset and wall time, or same naive time."""
+    if sent.tzinfo is None:
+        return back == sent and back.tzinfo is None
+    assert isinstance(back.tzinfo, dt.timezone)
+    return back.utcoffset() == sent.utcoffset() and back.replace(tzinfo=None) == sent.replace(tzinfo=None)
 
 
 @given(st.binary())
@@ -341,3 +357,241 @@ class TestCodecEdges:
         job.anything = {(1, 2): "tuple key"}
         with pytest.raises(JobError, match="field anything: cannot serialize a dict key of type tuple"):
             job.serialize()
+
+
+@attrs.define
+class Old(Echo):
+    """Version 1 of a job: one field, ``text``."""
+
+
+@attrs.define
+class New(Echo):
+    """Version 2: a new field with a default; ``legacy`` was dropped and may be ignored."""
+
+    ignorable_fields = frozenset({"legacy"})
+    seen: ClassVar[list[tuple[dict[str, Any], str | None]]] = []
+
+    overwrite: bool = False
+
+    @classmethod
+    def migrate(cls, fields: dict[str, Any], version: str | None) -> dict[str, Any]:
+        cls.seen.append((dict(fields), version))
+        if "txt" in fields:  # version 0.0.1 called it txt
+            fields["text"] = fields.pop("txt")
+        return fields
+
+
+class TestUpgrades:
+    def test_missing_field_takes_its_default(self) -> None:
+        """A field that an older version did not write takes its default."""
+        job = New("new", "n")
+        job.overwrite = True
+        job.deserialize(Old("old", "o", text="hi").serialize(), version="0.1.0", running_version="0.2.0")
+        assert (job.text, job.overwrite) == ("hi", False)
+
+    def test_unknown_field_names_it_and_both_versions(self) -> None:
+        """A field this version does not know is refused, naming the field and both versions."""
+        data = New("new", "n", text="hi", overwrite=True).serialize()
+        job = Old("old", "o", text="kept")
+        versions = "\\(the data was created by version 0.2.0; this is version 0.1.0\\)"
+        with pytest.raises(JobError, match=f"field overwrite: unknown field {versions}"):
+            job.deserialize(data, version="0.2.0", running_version="0.1.0")
+        assert job.text == "kept"
+
+    def test_unknown_version_is_said(self) -> None:
+        """Without versions, the message says nothing of them; with one unknown, it says so."""
+        with pytest.raises(JobError, match="field overwrite: unknown field$"):
+            Old("old", "o").deserialize(b'{"overwrite": true}')
+        with pytest.raises(JobError, match="created by an unknown version; this is version 0.1.0"):
+            Old("old", "o").deserialize(b'{"overwrite": true}', running_version="0.1.0")
+
+    def test_ignorable_field_is_dropped(self) -> None:
+        """A field listed in ignorable_fields is dropped without a word."""
+        job = New("new", "n")
+        job.deserialize(b'{"legacy": [1, 2], "text": "hi"}', version="0.1.0", running_version="0.2.0")
+        assert job.text == "hi"
+
+    def test_migrate_gets_raw_fields_and_version(self) -> None:
+        """migrate gets the parsed fields and the creating version, and its result is read."""
+        New.seen.clear()
+        job = New("new", "n")
+        job.deserialize(b'{"txt": "hi"}', version="0.0.1", running_version="0.2.0")
+        assert New.seen == [({"txt": "hi"}, "0.0.1")]
+        assert job.text == "hi"
+
+    def test_migrate_only_across_versions(self) -> None:
+        """migrate is not called when the versions are the same, or not given."""
+        New.seen.clear()
+        New("new", "n").deserialize(b'{"text": "a"}')
+        New("new", "n").deserialize(b'{"text": "a"}', version="0.2.0", running_version="0.2.0")
+        assert New.seen == []
+
+    @pytest.mark.parametrize(
+        ("migrate", "message"),
+        [
+            (lambda fields, version: fields["nope"], "migrate raised KeyError: 'nope'"),
+            (lambda fields, version: [fields], "migrate returned list, not a dict of fields"),
+        ],
+        ids=["raises", "returns-list"],
+    )
+    def test_bad_migrate_is_a_job_error(
+        self, monkeypatch: pytest.MonkeyPatch, migrate: Any, message: str
+    ) -> None:
+        """A migrate hook that raises or returns no dict gives a JobError, and the job is unchanged."""
+        monkeypatch.setattr(New, "migrate", classmethod(lambda cls, f, v: migrate(f, v)))
+        job = New("new", "n", text="kept")
+        with pytest.raises(JobError, match=message):
+            job.deserialize(b'{"text": "hi"}', version="0.1.0", running_version="0.2.0")
+        assert job.text == "kept"
+
+    def test_nested_class_field_takes_its_default(self) -> None:
+        """A field of a nested attrs class that the data lacks takes its default too."""
+        job = Rich("rich", "r")
+        job.deserialize(b'{"hosts": [{"name": "a"}]}')
+        assert job.hosts == [Host("a", 22, ())]
+
+
+def strip(text: str) -> str:
+    return text.strip()
+
+
+def positive(instance: Any, attribute: attrs.Attribute[int], value: int) -> None:
+    if value < 0:
+        msg = f"{attribute.name} must be positive, got {value}"
+        raise ValueError(msg)
+
+
+@attrs.define
+class Checked(Echo):
+    """Fields with validators, one across fields, and a converter."""
+
+    low: int = attrs.field(default=0, validator=positive)
+    high: int = attrs.field(default=0)
+    code: Any = attrs.field(default=0, validator=attrs.validators.instance_of(int))
+    label: str = attrs.field(default="", converter=strip)
+
+    @high.validator
+    def _above_low(self, attribute: attrs.Attribute[int], value: int) -> None:
+        if value < self.low:
+            msg = "high must not be below low"
+            raise ValueError(msg)
+
+
+class TestAllOrNothing:
+    def test_validator_refusal_changes_nothing(self) -> None:
+        """A validator that refuses a value gives a JobError, after which no field has changed."""
+        job = Checked("c", "c", text="kept", low=1, high=2)
+        with pytest.raises(
+            JobError, match="the fields refused by the class's checks: ValueError: low must be"
+        ):
+            job.deserialize(b'{"text": "new", "low": -1, "high": 5}')
+        assert (job.text, job.low, job.high) == ("kept", 1, 2)
+
+    def test_attrs_validator_names_the_field(self) -> None:
+        """An attrs validator's error names its field."""
+        with pytest.raises(
+            JobError, match="field code refused by the class's checks: TypeError: 'code' must be"
+        ):
+            Checked("c", "c").deserialize(b'{"code": "x"}')
+
+    def test_fields_are_checked_together(self) -> None:
+        """Validators see every new value at once: raising low and high together passes."""
+        job = Checked("c", "c", low=0, high=0)
+        job.deserialize(b'{"low": 5, "high": 10, "label": " x "}')
+        assert (job.low, job.high, job.label) == (5, 10, "x")
+
+
+class Undecorated(Echo):
+    forgotten: int = 0
+
+
+class NoFields(Echo):
+    """A subclass that only overrides a method needs no decorator."""
+
+    def status(self) -> str:
+        return "fine"
+
+
+class Middle(Echo):
+    lost: str = ""
+
+
+@attrs.define
+class Leaf(Middle):
+    kept: int = 0
+
+
+class WithClassVar(Echo):
+    limit: ClassVar[int] = 3
+
+
+class TestDecorator:
+    @pytest.mark.parametrize(
+        ("cls", "names"),
+        [
+            (Undecorated, "Undecorated declares fields \\(forgotten\\)"),
+            (Leaf, "Middle declares fields \\(lost\\)"),
+        ],
+        ids=["leaf", "middle"],
+    )
+    def test_missing_decorator_raises_at_first_make(self, cls: type[Echo], names: str) -> None:
+        """A subclass that declares fields without @attrs.define raises a JobError naming it when made."""
+        with pytest.raises(JobError, match=f"{names} but is not decorated with @attrs.define"):
+            cls("u", "u")
+
+    def test_factory_names_the_plugin(self) -> None:
+        """Through a factory, the error names the plugin and keeps the cause."""
+        factory = Factory(autoload=False, plugins=[offering(undecorated=Undecorated)])
+        with pytest.raises(PluginError, match="offers-undecorated") as info:
+            factory.make("undecorated", "u")
+        assert "not decorated with @attrs.define" in str(info.value.__cause__)
+
+    @pytest.mark.parametrize("cls", [NoFields, WithClassVar], ids=["methods-only", "class-var"])
+    def test_no_new_fields_needs_no_decorator(self, cls: type[Echo]) -> None:
+        """A subclass with no new fields (a ClassVar is none) works without the decorator."""
+        job = cls("n", "n")
+        job.deserialize(b'{"text": "hi"}')
+        assert job.text == "hi"
+
+
+@attrs.define
+class Everything(Rich):
+    """Rich with a validated field: deserialize must leave every field alone when anything fails."""
+
+    small: int = attrs.field(default=0, validator=attrs.validators.le(10))
+
+
+def snapshot(job: BaseJob) -> list[Any]:
+    return [getattr(job, f.name) for f in attrs.fields(type(job))] + [job.serialize()]
+
+
+@given(st.binary())
+def test_random_bytes_change_nothing(blob: bytes) -> None:
+    """deserialize of arbitrary bytes works or raises only a JobError, changing nothing."""
+    job = Everything("e", "e", text="before", small=3)
+    before = snapshot(job)
+    try:
+        job.deserialize(blob)
+    except JobError:
+        assert snapshot(job) == before
+
+
+EVERY_FIELD = [f.name for f in attrs.fields(Everything) if f.init][2:]
+
+
+@given(
+    fields=st.dictionaries(st.sampled_from([*EVERY_FIELD, "unknown"]), json_values, min_size=1, max_size=4),
+    version=st.sampled_from([None, "0.1.0"]),
+)
+def test_random_json_changes_nothing(fields: dict[str, Any], version: str | None) -> None:
+    """Any JSON values in any fields give only a JobError that names a field, and change nothing."""
+    job = Everything("e", "e", text="before", small=3)
+    before = snapshot(job)
+    try:
+        job.deserialize(json.dumps(fields).encode(), version=version, running_version="0.2.0")
+    except JobError as err:
+        refused = str(err)
+        assert snapshot(job) == before
+    else:
+        refused = "field "
+    assert "field " in refused or "not a JSON value" in refused or "out of range" in refused
