@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import time
 from typing import TYPE_CHECKING
 from typing import Any
 from typing import final
@@ -75,7 +76,11 @@ class Runner:
     :param retries: how many more tries a try that did not complete gets.
     :param retry_wait: seconds to wait between tries.
     :param grace: seconds a timed-out job has to return after ``stop()``,
-        before the runner gives up waiting for it.
+        before the runner gives up waiting for it. A ``stop()`` that blocks,
+        against the contract, does not extend it.
+    :raises ValueError: for a negative ``retries``, and for seconds that are
+        negative, NaN, infinite or more than a thread can wait
+        (:data:`threading.TIMEOUT_MAX`); ``timeout`` must be more than 0.
     """
 
     def __init__(
@@ -87,9 +92,12 @@ class Runner:
         retry_wait: float = 0.0,
         grace: float = 1.0,
     ) -> None:
-        if retries < 0 or retry_wait < 0 or (timeout is not None and timeout <= 0):
-            msg = f"need retries >= 0, retry_wait >= 0, timeout > 0; got {retries}, {retry_wait}, {timeout}"
-            raise ValueError(msg)
+        _check(
+            retries=(retries, retries >= 0),
+            retry_wait=(retry_wait, 0 <= retry_wait <= threading.TIMEOUT_MAX),
+            timeout=(timeout, timeout is None or 0 < timeout <= threading.TIMEOUT_MAX),
+            grace=(grace, 0 <= grace <= threading.TIMEOUT_MAX),
+        )
         #: The job this runner runs.
         self.job: Job = job
         self._timeout, self._retries, self._retry_wait, self._grace = timeout, retries, retry_wait, grace
@@ -152,8 +160,22 @@ class Runner:
         if not attempt.is_alive():
             result: Return = attempt.outcome()
             return result
-        self._stop_job()
-        attempt.join(self._grace)
+        deadline = time.monotonic() + self._grace
+        stopper = Call(self._stop_job, f"stop {self.job.name()}")  # a stop() that blocks must not hang us
+        stopper.start()
+        stopper.join(self._grace)
+        attempt.join(max(0.0, deadline - time.monotonic()))
         late: Return = Return() if attempt.is_alive() else attempt.outcome()
         error = RunTimeoutError(self._timeout)
         return Return(State.TIMEOUT, exit=late.exit, error=error, stdout=late.stdout, stderr=late.stderr)
+
+
+def _check(**values: tuple[object, bool]) -> None:
+    """Raise ValueError naming each value whose check failed."""
+    bad = [f"{name}={value!r}" for name, (value, ok) in values.items() if not ok]
+    if bad:
+        msg = (
+            f"bad {', '.join(bad)}: need retries >= 0, retry_wait and grace from 0 "
+            f"and timeout above 0, up to {threading.TIMEOUT_MAX:g} seconds (no NaN, no infinity)"
+        )
+        raise ValueError(msg)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import math
 import threading
 import time
 from typing import Any
@@ -191,10 +192,40 @@ class TestRunner:
 
     @pytest.mark.parametrize(
         "kwargs",
-        [{"retries": -1}, {"retry_wait": -1.0}, {"timeout": 0.0}],
-        ids=["retries", "wait", "timeout"],
+        [
+            {"retries": -1},
+            {"retry_wait": -1.0},
+            {"timeout": 0.0},
+            {"timeout": math.nan},
+            {"timeout": math.inf},
+            {"timeout": 1e10},
+            {"retry_wait": math.nan},
+            {"retry_wait": math.inf},
+            {"grace": math.nan},
+            {"grace": -1.0},
+        ],
+        ids=lambda kw: "-".join(f"{k}={v}" for k, v in kw.items()),
     )
     def test_bad_settings(self, kwargs: dict[str, Any]) -> None:
-        """Negative retries or wait, or a timeout that is not positive, are refused."""
-        with pytest.raises(ValueError, match="need retries >= 0"):
+        """Negative, NaN, infinite or too large settings are refused, naming the culprit."""
+        name = next(iter(kwargs))
+        with pytest.raises(ValueError, match=f"bad {name}=.*need retries >= 0"):
             Runner(scripted(), **kwargs)
+
+    def test_timeout_holds_when_stop_blocks(self) -> None:
+        """A job whose stop() blocks, against the contract, does not make the runner's timeout hang."""
+        release = threading.Event()
+
+        class Stuck(Scripted):
+            def stop(self) -> None:
+                release.wait(60)
+
+        job = Stuck("stuck", "s")
+        job.script = ["ignore-stop"]
+        try:
+            result = Runner(job, timeout=0.1, grace=0.1).run({})
+            assert result.state == State.TIMEOUT
+            assert not release.is_set()  # stop() had not returned: the runner did not wait for it
+        finally:
+            release.set()
+            job.release.set()

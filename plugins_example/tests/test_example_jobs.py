@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import os
 from pathlib import Path
 
 import pytest
@@ -74,6 +75,48 @@ def test_shell_command_that_ignores_sigterm(job_factory: Factory) -> None:
     assert ret.state == State.STOPPED
 
 
+def test_shell_command_binary_output(job_factory: Factory) -> None:
+    """Output that is not UTF-8 keeps the real exit code; bad bytes become U+FFFD."""
+    args = ["-c", "printf 'ok \\377\\376 end'; printf '\\200' >&2; exit 0"]
+    ret = check_job(job_factory, "shell-command", {"cmd": "sh", "args": args})
+    assert (ret.state, ret.exit, ret.stdout, ret.stderr) == (
+        State.COMPLETE,
+        0,
+        "ok \ufffd\ufffd end",
+        "\ufffd",
+    )
+
+
+def test_shell_command_output_is_bounded(job_factory: Factory) -> None:
+    """Past max_output, the first and last halves are kept, with a marker that counts what was cut."""
+    args = ["-c", "printf 'HEAD'; head -c 100000 /dev/zero | tr '\\0' x; printf 'TAIL'"]
+    ret = check_job(job_factory, "shell-command", {"cmd": "sh", "args": args, "max_output": 100})
+    assert ret.stdout.startswith(
+        "HEAD" + "x" * 46 + "\n[... 99908 bytes cut: the output passed max_output=100"
+    )
+    assert ret.stdout.endswith("...]\n" + "x" * 46 + "TAIL")
+    assert ret.state == State.COMPLETE
+
+
+def test_shell_command_refuses_negative_max_output(job_factory: Factory) -> None:
+    """max_output must be >= 0."""
+    with pytest.raises(JobError, match="max_output"):
+        check_job(job_factory, "shell-command", {"cmd": "true", "max_output": -1})
+
+
+def test_shell_command_late_stop_signals_nothing(
+    job_factory: Factory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stop after the command was reaped sends no signal: its pid may be another process's by now."""
+    job = job_factory.make("shell-command", "late")
+    job.create({"cmd": "true"})
+    job.run({})
+    sent: list[object] = []
+    monkeypatch.setattr(os, "killpg", lambda *a: sent.append(a))
+    job.stop()
+    assert sent == []
+
+
 def test_set_args_is_create_only(job_factory: Factory) -> None:
     """set-args adds its mapping to the job args during create, for the jobs after it."""
     job_args = {"set": {"port": 8080, "user": "deploy"}}
@@ -94,7 +137,7 @@ def code_lines(path: Path) -> int:
     return sum(1 for n, line in enumerate(source.splitlines(), 1) if line.strip() and n not in docstrings)
 
 
-@pytest.mark.parametrize(("module", "most"), [("sleep.py", 25), ("shell.py", 60)])
+@pytest.mark.parametrize(("module", "most"), [("sleep.py", 25), ("shell.py", 70), ("capture.py", 30)])
 def test_jobs_stay_small(module: str, most: int) -> None:
     """The kit keeps the example jobs small: the ceremony lives in BaseJob."""
     assert code_lines(PACKAGE / module) <= most
