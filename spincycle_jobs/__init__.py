@@ -32,13 +32,33 @@ from ._runner import RunStatus
 from ._state import State
 
 if TYPE_CHECKING:
+    from ._chain import Chain
+    from ._chain import ChainBuilder
+    from ._chain import ChainError
+    from ._chain import ChainJob
+    from ._chainrunner import ChainJobStatus
+    from ._chainrunner import ChainResult
+    from ._chainrunner import ChainRunner
+    from ._executor import Attempt
+    from ._executor import Executor
+    from ._executor import Outcome
     from ._markers import hookimpl
     from ._markers import hookspec
+    from ._threadexec import ThreadExecutor
 
 __all__ = [
     "ArgNotSetError",
+    "Attempt",
     "BaseJob",
+    "Chain",
+    "ChainBuilder",
+    "ChainError",
+    "ChainJob",
+    "ChainJobStatus",
+    "ChainResult",
+    "ChainRunner",
     "DataNotSetError",
+    "Executor",
     "Factory",
     "Job",
     "JobConstructor",
@@ -46,6 +66,7 @@ __all__ = [
     "JobFactory",
     "JobNotFoundError",
     "MemoryRepo",
+    "Outcome",
     "PluginError",
     "PluginInfo",
     "Repo",
@@ -55,6 +76,7 @@ __all__ = [
     "RunTimeoutError",
     "Runner",
     "State",
+    "ThreadExecutor",
     "TypeInfo",
     "UnknownJobTypeError",
     "WrongArgTypeError",
@@ -70,7 +92,27 @@ def __dir__() -> list[str]:
     return sorted({*globals(), *__all__})
 
 
+#: Names whose modules load on first use: chains need hashlib, queue and json, which making a job does not.
+_LAZY = {
+    "Attempt": "_executor",
+    "Chain": "_chain",
+    "ChainBuilder": "_chain",
+    "ChainError": "_chain",
+    "ChainJob": "_chain",
+    "ChainJobStatus": "_chainrunner",
+    "ChainResult": "_chainrunner",
+    "ChainRunner": "_chainrunner",
+    "Executor": "_executor",
+    "Outcome": "_executor",
+    "ThreadExecutor": "_threadexec",
+}
+
+
 def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        from importlib import import_module  # noqa: PLC0415 - only when a chain name is asked for
+
+        return getattr(import_module(f"{__name__}.{_LAZY[name]}"), name)
     # The markers need pluggy, which a job process that only makes jobs never imports.
     if name in ("hookimpl", "hookspec"):
         from . import _markers  # noqa: PLC0415

@@ -1,0 +1,173 @@
+"""The in-process executor: each try of a chain's job runs in a thread of its own."""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+from typing import Final
+from typing import final
+
+from ._executor import Attempt
+from ._executor import Outcome
+from ._executor import run_attempt
+
+if TYPE_CHECKING:
+    from ._factory import Factory
+    from ._job import Job
+
+__all__ = ["ThreadExecutor"]
+
+
+#: Seconds an idle thread waits for another try before it ends.
+IDLE: Final = 5.0
+
+_Task = tuple[Attempt, Callable[[Attempt, Outcome], None]]
+
+
+class _Worker:
+    """A daemon thread that runs tries one at a time, handed to it through its inbox."""
+
+    def __init__(self, executor: ThreadExecutor, task: _Task) -> None:
+        self.inbox: queue.SimpleQueue[_Task | None] = queue.SimpleQueue()
+        #: True while the worker reports a try's end: a try started then runs next, here.
+        self.reporting = False
+        #: The try to run next, handed over while reporting.
+        self.next: _Task | None = None
+        self._executor = executor
+        self._first = task
+        threading.Thread(target=self._loop, name="spincycle-jobs-try", daemon=True).start()
+
+    def _loop(self) -> None:
+        self._executor._local.worker = self  # noqa: SLF001 - the worker is the executor's own
+        task: _Task | None = self._first
+        while task is not None:
+            self._executor._run(*task)  # noqa: SLF001
+            task, self.next = self.next, None
+            if task is None:
+                task = self._executor._next(self)  # noqa: SLF001
+
+
+@final
+class ThreadExecutor:
+    """Runs each try in a thread of this process; no server, nothing to deploy.
+
+    Every running try has a thread of its own, so tries run side by side;
+    a thread whose try has ended waits a while for the next one, so that a
+    chain of short jobs does not pay for a new thread per try. The
+    executor keeps a registry of the jobs it is running, so that
+    :meth:`stop` and :meth:`status` reach them while their ``run`` blocks.
+
+    :param factory: makes the jobs; a new :class:`~spincycle_jobs.Factory`,
+        made on the first try, when ``None``.
+    """
+
+    def __init__(self, factory: Factory | None = None) -> None:
+        self._factory = factory
+        self._lock = threading.Lock()
+        self._running: dict[str, Job | None] = {}  # None: not yet started
+        self._stopping: set[str] = set()
+        self._idle: list[_Worker] = []
+        self._local = threading.local()
+        self._closed = False
+
+    def start(self, attempt: Attempt, done: Callable[[Attempt, Outcome], None]) -> None:
+        """Start the try in a thread of its own and return at once; ``done`` is called from that thread.
+
+        :raises RuntimeError: after :meth:`close`.
+        """
+        here: _Worker | None = getattr(self._local, "worker", None)
+        with self._lock:
+            if self._closed:
+                msg = "the ThreadExecutor was closed"
+                raise RuntimeError(msg)
+            self._running[attempt.key] = None
+            if here is not None and here.reporting and here.next is None:
+                # Started while a try's end is reported: run it in this thread, next, sparing a switch.
+                here.next = (attempt, done)
+                return
+            worker = self._idle.pop() if self._idle else None
+        if worker is None:
+            _Worker(self, (attempt, done))
+        else:
+            worker.inbox.put((attempt, done))
+
+    def _next(self, worker: _Worker) -> _Task | None:
+        """Wait for the worker's next try; ``None`` when it should end."""
+        with self._lock:
+            if self._closed:
+                return None
+            self._idle.append(worker)
+        try:
+            return worker.inbox.get(timeout=IDLE)
+        except queue.Empty:
+            with self._lock:
+                if worker in self._idle:
+                    self._idle.remove(worker)
+                    return None
+            return worker.inbox.get()  # start() took it off the idle list: a try is on its way
+
+    def _run(self, attempt: Attempt, done: Callable[[Attempt, Outcome], None]) -> None:
+        key = attempt.key
+
+        def started(job: Job) -> None:
+            with self._lock:
+                self._running[key] = job
+                stop = key in self._stopping
+            if stop:  # stop() came while the job was being made
+                job.stop()
+
+        try:
+            outcome = run_attempt(self._get_factory(), attempt, started)
+        except BaseException as err:  # noqa: BLE001 - done must be called, whatever happened
+            outcome = Outcome.failed(f"{type(err).__name__}: {err}", attempt.job_data)
+        finally:
+            with self._lock:
+                self._running.pop(key, None)
+                self._stopping.discard(key)
+        worker: _Worker | None = getattr(self._local, "worker", None)
+        if worker is not None:
+            worker.reporting = True
+        try:
+            done(attempt, outcome)
+        finally:
+            if worker is not None:
+                worker.reporting = False
+
+    def _get_factory(self) -> Factory:
+        with self._lock:
+            if self._factory is None:
+                from ._factory import Factory  # noqa: PLC0415 - discovery's imports only when needed
+
+                self._factory = Factory()
+            return self._factory
+
+    def stop(self, attempt: Attempt) -> None:
+        """Call the job's ``stop()`` in this thread; a try not yet running is stopped when it starts."""
+        with self._lock:
+            if attempt.key not in self._running:
+                return
+            self._stopping.add(attempt.key)
+            job = self._running[attempt.key]
+        if job is not None:
+            job.stop()
+
+    def status(self, attempt: Attempt) -> str:
+        """Return the job's ``status()``, or ``""`` when the try is not running."""
+        with self._lock:
+            job = self._running.get(attempt.key)
+        if job is None:
+            return ""
+        try:
+            return job.status()
+        except Exception as err:  # noqa: BLE001 - a broken status() must not break the caller
+            return f"status() raised {type(err).__name__}: {err}"
+
+    def close(self) -> None:
+        """Refuse new tries and end the idle threads; tries still running go on in theirs."""
+        with self._lock:
+            self._closed = True
+            idle, self._idle = self._idle, []
+        for worker in idle:
+            worker.inbox.put(None)

@@ -1,0 +1,175 @@
+"""What running a chain costs: each executor against a baseline, on two graphs of trivial jobs.
+
+Graphs: ``line``, 100 ``noop`` jobs one after another, and ``fan-out``,
+one ``noop`` job, 10 after it side by side, and one after those 10.
+
+Each case runs a whole graph once and returns the seconds it took; the
+cases take turns, round after round, and the table shows each one's
+median. A case names a baseline it is compared to, measured in the same
+run, and the bar it must meet: the cost it adds per job, or its time as
+a multiple of the baseline's.
+
+Run: ``python -m tests.benchmarks.chains [--repeat 30]`` with the example
+plugin installed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import functools
+import time
+from typing import TYPE_CHECKING
+from typing import Any
+
+import attrs
+
+from spincycle_jobs import Chain
+from spincycle_jobs import ChainBuilder
+from spincycle_jobs import ChainRunner
+from spincycle_jobs import Factory
+from spincycle_jobs import State
+from spincycle_jobs import ThreadExecutor
+from spincycle_jobs._document import make_job
+
+from ._common import interleaved
+from ._common import table
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+
+@attrs.frozen
+class Graph:
+    """A chain to run, and its shape for engines that take plain task graphs."""
+
+    #: Its name in the table.
+    name: str
+    #: The built chain of ``noop`` jobs.
+    chain: Chain
+
+    @property
+    def after(self) -> dict[str, tuple[str, ...]]:
+        """Each job id with the ids it runs after, in topological order."""
+        return {job_id: job.after for job_id, job in self.chain.jobs.items()}
+
+
+@attrs.frozen
+class Case:
+    """One row per graph: a way to run a graph, and what it is held to."""
+
+    #: Its name in the table.
+    name: str
+    #: Runs the graph once; returns the seconds it took.
+    run: Callable[[Graph], float]
+    #: The name of the case it is compared to, or ``None`` for a baseline.
+    baseline: str | None = None
+    #: ``"adds"``: the bar is microseconds added per job; ``"ratio"``: a multiple of the baseline.
+    measure: str = "adds"
+    #: The bar: at most this many microseconds per job, or this multiple.
+    bar: float = 0.0
+
+
+def graphs(factory: Factory) -> list[Graph]:
+    """The line of 100 and the fan-out 10 wide."""
+    line = ChainBuilder("line", factory=factory)
+    for i in range(100):
+        line.job(f"n{i}", "noop", f"n{i}", after=[f"n{i - 1}"] if i else [])
+    fan = ChainBuilder("fan-out", factory=factory).job("first", "noop", "first")
+    for i in range(10):
+        fan.job(f"b{i}", "noop", f"b{i}", after=["first"])
+    fan.job("last", "noop", "last", after=[f"b{i}" for i in range(10)])
+    return [Graph("line of 100", line.build()), Graph("fan-out 10 wide", fan.build())]
+
+
+def thread_cases(stack: contextlib.ExitStack, factory: Factory) -> list[Case]:
+    """The direct loop, and :class:`ChainRunner` on a :class:`ThreadExecutor`."""
+
+    def direct(graph: Graph) -> float:
+        jobs = [make_job(factory, job.record, job.id, print) for job in graph.chain.jobs.values()]
+        start = time.perf_counter()
+        for job in jobs:
+            job.run({})
+        return time.perf_counter() - start
+
+    def by_hand(graph: Graph) -> float:
+        start = time.perf_counter()
+        for job in graph.chain.jobs.values():
+            make_job(factory, job.record, job.id, print).run({})
+        return time.perf_counter() - start
+
+    executor = ThreadExecutor(factory)
+    stack.callback(executor.close)
+
+    def threads(graph: Graph) -> float:
+        start = time.perf_counter()
+        result = ChainRunner(graph.chain, executor=executor).run()
+        elapsed = time.perf_counter() - start
+        assert result.state == State.COMPLETE, result  # a benchmark of failures means nothing
+        return elapsed
+
+    return [
+        Case("job.run() directly, in a loop", direct),
+        Case("make, deserialize, run(), in a loop", by_hand),
+        Case("ChainRunner, ThreadExecutor", threads, "job.run() directly, in a loop", "adds", 200.0),
+    ]
+
+
+# ---------------------------------------------------------------------------
+# The Dask rows. Return Cases as thread_cases does: a baseline running the
+# same graph as trivial Dask tasks, and DaskExecutor held to ratio <= 1.5.
+# Set the cluster up on ``stack`` so that it closes when the benchmark ends.
+# ---------------------------------------------------------------------------
+
+
+def dask_cases(stack: contextlib.ExitStack, factory: Factory) -> list[Case]:
+    """No Dask rows yet."""
+    return []
+
+
+#: Every group of cases the benchmark runs, in table order.
+CASE_GROUPS: list[Callable[[contextlib.ExitStack, Factory], list[Case]]] = [thread_cases, dask_cases]
+
+
+def measure(cases: list[Case], graph: Graph, repeat: int) -> list[list[Any]]:
+    """Run the cases in turns on ``graph`` and return the table's rows."""
+    jobs = len(graph.chain.jobs)
+    for case in cases:  # warm up: plugins loaded, modules imported, threads pooled
+        case.run(graph)
+    medians = interleaved({case.name: functools.partial(case.run, graph) for case in cases}, repeat)
+    rows = []
+    for case in cases:
+        median = medians[case.name]
+        cells: list[Any] = [graph.name, case.name, f"{median * 1000:.2f}", f"{median / jobs * 1e6:.1f}"]
+        if case.baseline is None:
+            rows.append([*cells, "-", "-", "-"])
+            continue
+        base = medians[case.baseline]
+        adds, ratio = (median - base) / jobs * 1e6, median / base
+        if case.measure == "adds":
+            verdict = "yes" if adds <= case.bar else "NO"
+            bar = f"adds <= {case.bar:g} us"
+        else:
+            verdict = "yes" if ratio <= case.bar else "NO"
+            bar = f"<= {case.bar:g}x"
+        rows.append([*cells, f"{adds:.1f}", f"{ratio:.2f}x", f"{bar}: {verdict}"])
+    return rows
+
+
+def main() -> None:
+    """Measure, then print the table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=30, help="rounds of every case")
+    opts = parser.parse_args()
+    factory = Factory()
+    rows = []
+    with contextlib.ExitStack() as stack:
+        cases = [case for group in CASE_GROUPS for case in group(stack, factory)]
+        for graph in graphs(factory):
+            rows += measure(cases, graph, opts.repeat)
+    header = ["graph", "how", "ms/run", "us/job", "adds us/job", "x baseline", "bar"]
+    print(table(header, rows))
+
+
+if __name__ == "__main__":
+    main()
