@@ -20,6 +20,8 @@ from typing import Final
 
 import attrs
 
+from ._basejob import BaseJob
+from ._codec import loads
 from ._errors import JobError
 
 if TYPE_CHECKING:
@@ -155,12 +157,44 @@ def type_info(factory: Factory, job_type: str) -> TypeInfo:
 
 
 def _json_data(value: Any, what: str) -> Any:
-    """Return ``value`` as plain JSON data (a deep copy), refusing what JSON cannot carry."""
+    """Return ``value`` as plain JSON data (a deep copy), refusing what JSON cannot carry.
+
+    Text must be UTF-8: a ``str`` with a lone surrogate (non-UTF-8 bytes from
+    the command line) is refused, naming where it is.
+    """
     try:
-        return json.loads(json.dumps(value, allow_nan=False))
+        text = json.dumps(value, allow_nan=False, ensure_ascii=False)
+        text.encode("utf-8")
+        return json.loads(text)
+    except UnicodeEncodeError:
+        where = _surrogate_at(value, "") or "the top"
+        msg = f"{what} are not JSON data: the str at {where} holds a lone surrogate, which is not UTF-8 text"
     except (TypeError, ValueError, RecursionError) as err:
         msg = f"{what} are not JSON data: {err}"
-        raise DocumentError(msg) from None
+    raise DocumentError(msg) from None
+
+
+def _surrogate_at(value: Any, path: str) -> str:
+    """Where in JSON data ``value`` a str holds a lone surrogate: ``['key'][0]``, or ``""``."""
+    if isinstance(value, str):
+        return path if not value.isascii() and _has_surrogate(value) else ""
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        where = f"{path}[{key!r}]"
+        if isinstance(key, str) and _has_surrogate(key):
+            return f"{where} key"
+        found = _surrogate_at(item, where)
+        if found:
+            return found
+    return ""
+
+
+def _has_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def _digest(body: dict[str, Any]) -> str:
@@ -185,8 +219,8 @@ def load_document(text: str, fmt: str, where: str) -> dict[str, Any]:
         document, or was changed after it was written.
     """
     try:
-        doc = json.loads(text)
-    except (ValueError, RecursionError) as err:
+        doc = loads(text)
+    except (ValueError, TypeError, RecursionError) as err:
         msg = f"{where} is not JSON ({err})"
         raise DocumentError(msg) from None
     if not isinstance(doc, dict) or doc.get("format") != fmt:
@@ -196,7 +230,12 @@ def load_document(text: str, fmt: str, where: str) -> dict[str, Any]:
     if not isinstance(claimed, str):
         msg = f"{where} has no sha256"
         raise DocumentError(msg)
-    if _digest(doc) != claimed:
+    try:
+        digest = _digest(doc)
+    except (ValueError, RecursionError) as err:
+        msg = f"{where} cannot be hashed ({err})"
+        raise DocumentError(msg) from None
+    if digest != claimed:
         msg = f"{where} does not match its sha256: the document was changed or truncated"
         raise DocumentError(msg)
     del doc["format"]
@@ -205,6 +244,10 @@ def load_document(text: str, fmt: str, where: str) -> dict[str, Any]:
 
 def make_job(factory: Factory, record: JobRecord, where: str, warn: Callable[[str], None]) -> Job:
     """Make the job ``record`` holds and deserialize it, as the Job Runner does.
+
+    A :class:`~spincycle_jobs.BaseJob` is told both versions, so that a
+    document created by another version of the plugin is upgraded as
+    :meth:`BaseJob.deserialize <spincycle_jobs.BaseJob.deserialize>` says.
 
     :param warn: called with a message when the plugin's version differs
         from the one that created the record.
@@ -221,5 +264,8 @@ def make_job(factory: Factory, record: JobRecord, where: str, warn: Callable[[st
     if record.version != info.version:
         warn(f"{where} was created with {info.distribution} {record.version}, running it with {info.version}")
     job = factory.make(record.type, record.name)
-    job.deserialize(record.data)
+    if isinstance(job, BaseJob):
+        job.deserialize(record.data, version=record.version, running_version=info.version)
+    else:
+        job.deserialize(record.data)
     return job
