@@ -18,6 +18,7 @@ import time
 from typing import TYPE_CHECKING
 from typing import Any
 
+from ._basejob import BaseJob
 from ._job import Job
 from ._return import Return
 from ._state import State
@@ -71,6 +72,9 @@ def check_job(
     ``deserialize``, then ``run`` in a thread while ``status()`` is polled
     from another; with ``stop_after``, ``stop()`` is called after that many
     seconds. Exceptions the job raises from ``create`` or ``run`` propagate.
+    On the way, a third job deserializes the bytes and must serialize them
+    back unchanged; for a :class:`~spincycle_jobs.BaseJob`, its fields must
+    also equal those ``create`` set.
 
     :param stop_after: seconds after which to call ``stop()``; ``None`` lets
         the job run to its end.
@@ -88,7 +92,7 @@ def check_job(
         msg = f"serialize() returned {type(blob).__name__}"
         raise ConformanceError("serialize returns bytes", msg)
     runner = _make(factory, job_type, job_name)
-    _check_round_trip(factory, job_type, job_name, blob)
+    _check_round_trip(factory, creator, blob)
     runner.deserialize(blob)
     result: object = _run(runner, data, stop_after, timeout)
     if not isinstance(result, Return) or not isinstance(result.state, State):
@@ -116,13 +120,20 @@ def _make(factory: JobFactory, job_type: str, job_name: str) -> Job:
     return job
 
 
-def _check_round_trip(factory: JobFactory, job_type: str, job_name: str, blob: bytes) -> None:
-    fresh = _make(factory, job_type, job_name)
+def _check_round_trip(factory: JobFactory, creator: Job, blob: bytes) -> None:
+    """Check that what ``create`` set survives ``serialize`` and ``deserialize`` into a fresh job."""
+    fresh = _make(factory, creator.type(), creator.name())
     fresh.deserialize(blob)
     again = fresh.serialize()
     if again != blob:
         msg = f"serialize() gave {blob!r:.200}, then after deserialize into a fresh job {again!r:.200}"
         raise ConformanceError("serialize, deserialize, serialize gives the same bytes", msg)
+    if isinstance(creator, BaseJob) and isinstance(fresh, BaseJob):
+        for field in creator._serialized_fields():  # noqa: SLF001 - the fields BaseJob serializes
+            before, after = getattr(creator, field.name), getattr(fresh, field.name)
+            if before != after:
+                msg = f"field {field.name} was {before!r:.100} after create, {after!r:.100} after deserialize"
+                raise ConformanceError("the state from create survives serialize and deserialize", msg)
 
 
 def _answer(call: Callable[[], Any], rule: str) -> Any:

@@ -95,6 +95,20 @@ class BlockingStop(Echo):
 
 
 @attrs.define
+class Forgetful(Echo):
+    """Serializes nothing of what create set: the same bytes every time, but the state is lost."""
+
+    def serialize(self) -> bytes:
+        return b"{}"
+
+
+class Undecorated(Echo):
+    """Declares a field without @attrs.define."""
+
+    count: int = 0
+
+
+@attrs.define
 class Good(Echo):
     def run(self, job_data: dict[str, Any]) -> Return:
         stopped = self.wait(10)
@@ -134,6 +148,8 @@ def factory(constructor: Any) -> Factory | Loose:
         ("no_such_module_anywhere:Job", {}, "make returns a job"),
         (StrSerializer, {}, "serialize returns bytes"),
         (Unstable, {}, "serialize, deserialize, serialize gives the same bytes"),
+        (Forgetful, {}, "the state from create survives serialize and deserialize"),
+        (Undecorated, {}, "make returns a job"),
         (SlowStatus, {}, "status answers while run blocks"),
         (IntStatus, {}, "status returns a str"),
         (NoReturn, {}, "run returns a Return with a State"),
@@ -148,6 +164,8 @@ def factory(constructor: Any) -> Factory | Loose:
         "make-raises",
         "not-bytes",
         "round-trip",
+        "state-lost",
+        "undecorated",
         "slow-status",
         "status-type",
         "no-return",
@@ -160,11 +178,19 @@ def factory(constructor: Any) -> Factory | Loose:
 def test_each_rule(constructor: Any, kwargs: dict[str, Any], rule: str) -> None:
     """A job that breaks a rule fails check_job with a ConformanceError naming that rule."""
     with pytest.raises(ConformanceError) as info:
-        check_job(factory(constructor), "job", **kwargs)
+        check_job(factory(constructor), "job", {"text": "hi"}, **kwargs)
     assert info.value.rule == rule
     assert str(info.value).startswith(f"{rule}: ")
     assert isinstance(info.value, AssertionError)
     assert str(pickle.loads(pickle.dumps(info.value))) == str(info.value)  # noqa: S301 - our own bytes
+
+
+def test_undecorated_names_the_fix() -> None:
+    """A BaseJob subclass without @attrs.define fails check_job with a message that names the fix."""
+    with pytest.raises(
+        ConformanceError, match="Undecorated declares fields \\(count\\) but is not decorated"
+    ):
+        check_job(factory(Undecorated), "job")
 
 
 def test_good_job_passes_and_stops() -> None:
