@@ -184,6 +184,10 @@ def load(data: Any, tp: Any, path: str) -> Any:  # noqa: C901, PLR0911, PLR0912 
 
     :raises CodecError: when ``data`` does not fit ``tp``.
     """
+    if tp is str or tp is int or tp is bool:  # the common case first
+        if type(data) is not tp:
+            raise _mismatch(path, tp, data)
+        return data
     origin, args = typing.get_origin(tp), typing.get_args(tp)
     if tp is Any or tp is object:
         return data
@@ -209,10 +213,6 @@ def load(data: Any, tp: Any, path: str) -> Any:  # noqa: C901, PLR0911, PLR0912 
             raise _mismatch(path, tp, data) from None
     if tp is float:
         return _load_float(data, path)
-    if tp in (bool, int, str):
-        if type(data) is not tp:
-            raise _mismatch(path, tp, data)
-        return data
     if issubclass(tp, _TIMES):
         return _load_time(data, tp, path)
     if attrs.has(tp):
