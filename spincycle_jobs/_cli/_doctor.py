@@ -7,7 +7,6 @@ import traceback
 from typing import TYPE_CHECKING
 from typing import Any
 
-from spincycle_jobs._factory import PROJECT_NAME
 
 from ._common import EXIT_FAIL
 from ._common import EXIT_OK
@@ -24,6 +23,8 @@ if TYPE_CHECKING:
 __all__ = ["doctor", "forgotten_entry_points", "origin"]
 
 _DIST: str = "spincycle-jobs"
+#: The entry-point group plugins declare (the contract fixes it).
+PROJECT_NAME: str = "spincycle_jobs"
 
 
 def _normalize(name: str) -> str:
