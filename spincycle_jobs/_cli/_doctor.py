@@ -7,7 +7,6 @@ import traceback
 from typing import TYPE_CHECKING
 from typing import Any
 
-
 from ._common import EXIT_FAIL
 from ._common import EXIT_OK
 from ._common import clean
