@@ -206,8 +206,6 @@ class ChainRunner:
             with self._cond:
                 self._skip_completed()
                 first = [self._next_try(job) for job in self._jobs.values() if self._startable(job)]
-                if self._stopped.is_set():  # stop() before run()
-                    first = []
             self._launch(first)
             self._wait_for_the_end()
         finally:
@@ -267,9 +265,9 @@ class ChainRunner:
             job.job_data = _copy(spec.job_data or {})
 
     def _startable(self, job: _Job) -> bool:
-        return job.state == State.PENDING and all(
-            self._jobs[before].state == State.COMPLETE for before in job.spec.after
-        )
+        if self._stopped.is_set() or job.state != State.PENDING:
+            return False
+        return all(self._jobs[before].state == State.COMPLETE for before in job.spec.after)
 
     def _next_try(self, job: _Job) -> Attempt:
         """Count the job's next try as started and return it, for :meth:`_launch`."""
