@@ -126,7 +126,7 @@ class MsgspecCodec:
         try:
             obj = self.decoder.decode(data)
         except msgspec.ValidationError as err:
-            msg = f"cannot deserialize job: {err}"
+            msg = f"cannot deserialize job {job.name()!r} of type {job.type()!r}: {err}"
             raise JobError(msg) from None
         values = {self.aliases[name]: getattr(obj, name) for name in self.aliases}
         return self.cls(job_type=job.type(), job_name=job.name(), **values)
@@ -204,7 +204,7 @@ def error_messages() -> list[list[str]]:
                 said.append(str(err).removeprefix("cannot deserialize job 'r' of type 'rich': ")[:_CELL])
             else:
                 said.append("(accepted)")
-        rows.append([label, *(s.removeprefix("cannot deserialize job: ") for s in said)])
+        rows.append([label, *said])
     return rows
 
 
