@@ -1,16 +1,25 @@
 """The persisted index of what discovery found, so a new process need not discover again.
 
 One file per interpreter, ``sys.path`` and Factory settings, in a cache
-folder only the user can write. It records, for every plugin loaded through
-an entry point, its name, distribution, version and entry point, and every
-job type with its plugin and target; and the stamps (modification time,
-size, inode) of what that came from: the ``sys.path`` folders, whose own
-stamps change whenever a distribution's ``dist-info`` folder is added,
-replaced or removed (install, upgrade, uninstall), and the hook modules that
-live apart from their metadata, which an editable install can change
-without touching any metadata.
-Any stamp that differs, or a file that is not exactly such an index, means
-discovery runs again; nothing read from it is trusted before that check.
+folder only the user can write. It holds a :class:`Snapshot`: every plugin
+loaded through an entry point (:class:`PluginRow`) and every job type it
+offers (:class:`TypeRow`), with the stamps of what that came from:
+
+- for each ``sys.path`` folder, the set of its distributions' metadata folders
+  (``*.dist-info``, ``*.egg-info``) by name, and, for each of those, the file an
+  installer rewrites on every install: ``RECORD`` for a plugin's distribution
+  (``entry_points.txt`` where there is no ``RECORD``), ``entry_points.txt`` for
+  any other (its metadata folder where it has none, which a new file changes);
+- a ``sys.path`` entry that is a file (a zip) as a whole;
+- every file imported while the plugins loaded that no plugin's ``RECORD``
+  lists (an editable install's code, a src layout's, a module from elsewhere).
+
+A stamp is a file's modification time, change time, size and inode: the
+change time cannot be set back, so a restored modification time is seen.
+The stamps are taken before discovery starts, and the index is not written
+if any of them changed while it ran. It is read only from a folder and a
+file that this user owns and no one else can write; anything else, and any
+file that is not exactly such an index, means discovery runs again.
 """
 
 from __future__ import annotations
@@ -20,32 +29,505 @@ import json
 import os
 import sys
 import zlib
+from typing import TYPE_CHECKING
 from typing import Any
 from typing import Final
+from typing import NamedTuple
 
-__all__ = ["Index", "Recorded", "locate"]
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+__all__ = ["CorruptIndexError", "Index", "PluginRow", "Snapshot", "Stamps", "TypeRow", "locate"]
 
 #: Bump when the file's shape changes: an index of another version is ignored.
-INDEX_VERSION: Final = 3
+INDEX_VERSION: Final = 4
+#: The start of every file this package writes in the cache folder.
+MAGIC: Final = b'{"format":"spincycle-jobs/index",'
 CACHE_DIR_ENV: Final = "SPINCYCLE_JOBS_CACHE_DIR"
-_DECODER = json.JSONDecoder()
 #: Index files kept; older ones are pruned when a new one is written.
 KEEP: Final = 32
+#: A file whose change time is this close to the start of discovery (or later) may
+#: have changed while it ran: file systems keep time with a coarse clock.
+CLOCK_SLACK_NS: Final = 20_000_000
+_METADATA_SUFFIXES: Final = (".dist-info", ".egg-info")
+_ENCODER = json.JSONEncoder(separators=(",", ":"))
 
-Stamp = list[int] | None
+# Paths are plain strings here, not pathlib: importing pathlib would cost a
+# warm start more than reading the index does.
+
+Stat = tuple[int, int, int, int] | None
 
 
-def stamp(path: str) -> Stamp:
+class CorruptIndexError(ValueError):
+    """A row of an index is not what this package writes."""
+
+
+class PluginRow(NamedTuple):
+    """A plugin loaded through an entry point, as the index records it."""
+
+    name: str
+    distribution: str | None
+    version: str | None
+    #: The entry point's value, ``"module"`` or ``"module:attr"``.
+    source: str
+    #: Seconds spent importing it and calling its hook.
+    seconds: float
+
+    @classmethod
+    def parse(cls, row: object) -> PluginRow:
+        """Return ``row``, a decoded line of the index, as a plugin row.
+
+        :raises CorruptIndexError: when it is not one.
+        """
+        if isinstance(row, list) and len(row) == len(cls._fields):
+            name, dist, version, source, seconds = row
+            if (
+                isinstance(name, str)
+                and isinstance(dist, str | None)
+                and isinstance(version, str | None)
+                and isinstance(source, str)
+                and isinstance(seconds, float)
+            ):
+                return cls(name, dist, version, source, seconds)
+        msg = f"not a plugin row: {row!r:.200}"
+        raise CorruptIndexError(msg)
+
+
+class TypeRow(NamedTuple):
+    """A job type and the plugin that offers it, as the index records it."""
+
+    type: str
+    plugin: str
+    #: ``"module:attr"``, which imports the constructor.
+    spec: str
+    #: What :attr:`TypeInfo.target <spincycle_jobs.TypeInfo.target>` shows.
+    target: str
+
+    @classmethod
+    def parse(cls, row: object) -> TypeRow:
+        """Return ``row``, a decoded line of the index, as a type row.
+
+        :raises CorruptIndexError: when it is not one.
+        """
+        if isinstance(row, list) and len(row) == len(cls._fields) and all(isinstance(x, str) for x in row):
+            return cls(*row)
+        msg = f"not a job type row: {row!r:.200}"
+        raise CorruptIndexError(msg)
+
+
+def _decode(text: str | bytes) -> object:
+    """Decode one JSON value; one that is not JSON is a corrupt index."""
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError) as err:
+        msg = f"a line of the index is not JSON: {err}"
+        raise CorruptIndexError(msg) from err
+
+
+class Snapshot:
+    """What discovery found: plugin and type rows, looked up one at a time.
+
+    The rows are kept as the file's bytes, one JSON line per row (ASCII: JSON
+    escapes the rest), so that a process that makes one type decodes one line,
+    not thousands: the length of the plugins' lines, then those, then the
+    types', sorted by type.
+
+    :raises CorruptIndexError: when ``data`` is not such rows; from a lookup, when
+        the row it finds does not parse.
+    """
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+        head_end = data.find(b"\n")
+        if head_end < 0 or not data[:head_end].isdigit() or not data.endswith(b"\n"):
+            msg = "the rows of the index do not start with their length"
+            raise CorruptIndexError(msg)
+        self._plugins = (head_end, head_end + int(data[:head_end]))
+
+    @classmethod
+    def of(cls, plugins: list[PluginRow], types: list[TypeRow]) -> Snapshot:
+        """Return the snapshot of these rows, as the index file holds it."""
+        plugin_lines = "".join("\n" + _dumps(list(p)) for p in plugins).encode()
+        type_lines = "".join("\n" + _dumps(list(t)) for t in sorted(types)).encode()
+        return cls(b"%d" % len(plugin_lines) + plugin_lines + type_lines + b"\n")
+
+    def data(self) -> bytes:
+        """Return the rows as the lines of an index file."""
+        return self._data
+
+    @staticmethod
+    def _find(data: bytes, name: str, start: int, end: int) -> bytes | None:
+        """Return the line in ``data[start:end]`` whose row starts with ``name``, or ``None``."""
+        # In JSON, '["name",' can begin nothing else; each line starts after a newline.
+        at = data.find(b"\n" + json.dumps([name])[:-1].encode() + b",", start, end)
+        if at < 0:
+            return None
+        line_end = data.find(b"\n", at + 1)
+        return data[at + 1 : line_end]
+
+    def plugin(self, name: str) -> PluginRow | None:
+        """Return the row of the plugin called ``name``, or ``None``."""
+        line = self._find(self._data, name, *self._plugins)
+        return None if line is None else PluginRow.parse(_decode(line))
+
+    def all_plugins(self) -> list[PluginRow]:
+        """Return every plugin's row."""
+        start, end = self._plugins
+        return [PluginRow.parse(_decode(line)) for line in self._data[start:end].split(b"\n") if line]
+
+    def lookup(self, job_type: str) -> TypeRow | None:
+        """Return the row of ``job_type``, or ``None`` when the index has no such type."""
+        line = self._find(self._data, job_type, self._plugins[1], len(self._data))
+        return None if line is None else TypeRow.parse(_decode(line))
+
+    def all_types(self) -> list[TypeRow]:
+        """Return every type's row, sorted by type."""
+        lines = self._data[self._plugins[1] :].split(b"\n")
+        return [TypeRow.parse(_decode(line)) for line in lines if line]
+
+
+def _dumps(value: object) -> str:
+    return _ENCODER.encode(value)
+
+
+def stat(path: str) -> Stat:
     """Return what identifies ``path``'s current state, or ``None`` when it does not exist."""
     try:
         st = os.stat(path)
     except OSError:
         return None
-    return [st.st_mtime_ns, st.st_size, st.st_ino]
+    return (st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino)
 
 
-# Paths are plain strings here, not pathlib: importing pathlib would cost a
-# warm start more than reading the index does.
+def _digest(stats: Iterable[Stat]) -> int:
+    """Return one number for many stats (the hash of integers is the same in every process)."""
+    flat: list[int] = []
+    for st in stats:
+        flat.extend(st or (-1,))
+    return hash(tuple(flat))
+
+
+def _stats(folder: str, files: list[str]) -> list[Stat]:
+    """Return the stat of each of ``files``, relative to ``folder``, as :func:`stat` does, but faster."""
+    prefix = os.path.join(folder, "")
+    try:
+        found = [os.stat(prefix + name) for name in files]
+    except OSError:
+        return [stat(prefix + name) for name in files]
+    return [(st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino) for st in found]
+
+
+def _metadata_names(folder: str) -> list[str]:
+    """Return the names of the distributions' metadata folders in ``folder``, sorted."""
+    try:
+        return sorted(n for n in os.listdir(folder) if n.endswith(_METADATA_SUFFIXES))
+    except OSError:
+        return []
+
+
+class Stamps:
+    """The stamps of every ``sys.path`` entry, and when they were taken.
+
+    Taken before discovery, and again before writing: what changed in between
+    was maybe half seen, so the index is not written then.
+    """
+
+    def __init__(self, entries: list[str]) -> None:
+        import time  # noqa: PLC0415 - only discovery needs it
+
+        #: When the stamps were taken (wall clock, as file systems keep it).
+        self.started_ns = time.time_ns()
+        #: The entries, as the index key spells them ("" is the working folder).
+        self.entries = entries
+        #: Per entry: its own stat, and per distribution the stats of its
+        #: ``entry_points.txt``, ``RECORD`` and metadata folder.
+        self.seen = [self._take(_folder(entry)) for entry in entries]
+
+    @staticmethod
+    def _take(folder: str) -> tuple[Stat, dict[str, tuple[Stat, Stat, Stat]]]:
+        dists = {}
+        for name in _metadata_names(folder):
+            where = os.path.join(folder, name)
+            dists[name] = (
+                stat(os.path.join(where, "entry_points.txt")),
+                stat(os.path.join(where, "RECORD")),
+                stat(where),
+            )
+        return stat(folder), dists
+
+    def unchanged(self) -> bool:
+        """Whether every entry holds the same distributions, each as when the stamps were taken."""
+        now = [self._take(_folder(entry))[1] for entry in self.entries]
+        return now == [dists for _, dists in self.seen]
+
+    def record(self, plugin_dists: set[str]) -> list[list[Any]]:
+        """Return the stamps to keep: per entry, what a later check must find.
+
+        :param plugin_dists: the metadata folders of the plugins' distributions.
+        """
+        kept = []
+        for entry, (own, dists) in zip(self.entries, self.seen, strict=True):
+            folder = _folder(entry)
+            names = sorted(dists)
+            files, stats = [], []
+            for name, (entry_points, record, where) in sorted(dists.items()):
+                if os.path.join(folder, name) in plugin_dists:
+                    chosen = ("RECORD", record) if record is not None else ("entry_points.txt", entry_points)
+                else:
+                    chosen = ("entry_points.txt", entry_points) if entry_points is not None else ("", where)
+                files.append(os.path.join(name, chosen[0]) if chosen[0] else name)
+                stats.append(chosen[1])
+            kept.append([entry, own, zlib.crc32("\n".join(names).encode()), files, _digest(stats)])
+        return kept
+
+
+def _folder(entry: str) -> str:
+    """Return the folder a ``sys.path`` entry of the key names: "" is the working folder."""
+    return entry or os.getcwd()
+
+
+def _entry_unchanged(entry: str, own: object, names_crc: object, files: object, digest: object) -> bool:
+    """Whether a ``sys.path`` entry still holds the distributions it held, unchanged."""
+    folder = _folder(entry)
+    now = stat(folder)
+    if now != (None if own is None else tuple(own)):  # type: ignore[arg-type]
+        # A folder's own stat changes with any entry in it; its names may still be the same.
+        names = _metadata_names(folder)
+        if now is None or names_crc != zlib.crc32("\n".join(names).encode()):
+            return False
+        if not os.path.isdir(folder):
+            return False
+    if not isinstance(files, list):
+        return False
+    return digest == _digest(_stats(folder, files))
+
+
+class Index:
+    """One index file: where it is, and the key it must carry.
+
+    The file is lines of JSON: a header with the format, its version, the key
+    and a checksum of the rest; the stamps of the ``sys.path`` entries; the
+    stamps of other files; the plugins; then one line per job type, sorted.
+    """
+
+    def __init__(self, path: str, key: str, entries: list[str]) -> None:
+        self.path = path
+        self.key = key
+        #: The ``sys.path`` entries, as the key spells them.
+        self.entries = entries
+
+    def _header(self, body: bytes) -> bytes:
+        header = {"format": "spincycle-jobs/index", "version": INDEX_VERSION, "key": self.key}
+        return _dumps(header | {"crc": zlib.crc32(body)}).encode()
+
+    def read(self) -> Snapshot | None:
+        """Return the snapshot if the file is a trusted, valid, current index for this key, else ``None``."""
+        try:
+            data = _read_private(self.path)
+            if data is None:
+                return None
+            header_end = data.index(b"\n")
+            if data[:header_end] != self._header(data[header_end:]):
+                return None
+            entries_end = data.index(b"\n", header_end + 1)
+            files_end = data.index(b"\n", entries_end + 1)
+            entries, files = (
+                json.loads(data[header_end + 1 : entries_end]),
+                json.loads(data[entries_end + 1 : files_end]),
+            )
+            if not self._current(entries, files):
+                return None
+            return Snapshot(data[files_end + 1 :])
+        except Exception:  # noqa: BLE001 - an index that cannot be read is no index
+            return None
+
+    def _current(self, entries: list[list[Any]], files: list[Any]) -> bool:
+        """Whether the recorded stamps are those of the files now."""
+        if [e[0] for e in entries] != self.entries:
+            return False
+        cwd, *stats = files
+        if cwd is not None and cwd != os.getcwd():
+            return False
+        if not all(_entry_unchanged(*e) for e in entries):
+            return False
+        return all(stat(path) == (None if s is None else tuple(s)) for path, s in stats)
+
+    def stamps(self) -> Stamps:
+        """Take the stamps of the ``sys.path`` entries: call before discovery starts."""
+        return Stamps(self.entries)
+
+    def write(self, stamps: Stamps, plugin_dists: set[str], files: list[str], snapshot: Snapshot) -> bool:
+        """Record a discovery, unless what it came from changed while it ran; never fails loudly.
+
+        :param stamps: taken before discovery started.
+        :param plugin_dists: the metadata folders of the plugins' distributions.
+        :param files: files imported while the plugins loaded that no plugin's ``RECORD`` lists.
+        :returns: whether the index was written.
+        """
+        file_stats = [(path, stat(path)) for path in sorted(set(files))]
+        changed = any(s is not None and s[1] >= stamps.started_ns - CLOCK_SLACK_NS for _, s in file_stats)
+        if changed or not stamps.unchanged():
+            return False
+        lines = [stamps.record(plugin_dists), [self._working_folder(files), *file_stats]]
+        body = "".join("\n" + _dumps(line) for line in lines).encode() + b"\n" + snapshot.data()
+        return _write_private(self.path, self._header(body) + body)
+
+    def _working_folder(self, files: list[str]) -> str | None:
+        """Return the working folder if a plugin's code came from it, through "" on ``sys.path``.
+
+        An index that used such code holds in that folder only.
+        """
+        if "" not in self.entries:
+            return None
+        cwd = os.path.join(os.getcwd(), "")
+        inside = tuple(
+            os.path.join(e, "") for e in self.entries if e.startswith(cwd)
+        )  # reached through those
+        return cwd[:-1] if any(f.startswith(cwd) and not f.startswith(inside) for f in files) else None
+
+    def remove(self) -> None:
+        """Delete the index file, if there is one."""
+        with contextlib.suppress(OSError):
+            os.unlink(self.path)
+
+
+def _mine(st: os.stat_result) -> bool:
+    """Whether a file or folder belongs to this user and no one else can write it."""
+    if not hasattr(os, "getuid"):
+        return True  # no owners or modes to check here
+    return st.st_uid == os.getuid() and not st.st_mode & 0o1022  # group, others, sticky
+
+
+def _read_private(path: str) -> bytes | None:
+    """Return the file's content if it and its folder are the user's alone, else ``None``."""
+    import stat as st_mode  # noqa: PLC0415 - a small C module
+
+    folder = os.path.realpath(os.path.dirname(path))
+    try:
+        if not _mine(os.stat(folder)):
+            return None
+        fd = os.open(os.path.join(folder, os.path.basename(path)), os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as src:
+        st = os.fstat(fd)
+        if not st_mode.S_ISREG(st.st_mode) or not _mine(st):
+            return None
+        return src.read()
+
+
+def _private_dir(path: str) -> str | None:
+    """Make ``path`` if needed; return it, resolved, if it is a folder only this user can write."""
+    try:
+        os.makedirs(path, mode=0o700, exist_ok=True)
+        real = os.path.realpath(path)
+        st = os.stat(real)
+    except OSError:
+        return None
+    return real if os.path.isdir(real) and _mine(st) and os.access(real, os.W_OK) else None
+
+
+def _write_private(path: str, data: bytes) -> bool:
+    """Write ``data`` to ``path`` atomically, in a private folder; prune the folder. Never raises."""
+    import tempfile  # noqa: PLC0415 - only writing needs it
+
+    folder = _private_dir(os.path.dirname(path))
+    if folder is None:
+        return False
+    try:
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".index-", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                out.write(data)
+            os.replace(tmp, os.path.join(folder, os.path.basename(path)))  # readers see old or new
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+    except OSError:
+        return False
+    _prune(folder)
+    return True
+
+
+def _ours(path: str) -> os.stat_result | None:
+    """Return the stat of ``path`` if it is a regular file this package wrote, else ``None``."""
+    import stat as st_mode  # noqa: PLC0415
+
+    try:
+        st = os.lstat(path)
+        if not st_mode.S_ISREG(st.st_mode) or not _mine(st):
+            return None
+        with open(path, "rb") as src:
+            return st if src.read(len(MAGIC)) == MAGIC else None
+    except OSError:
+        return None
+
+
+def _prune(folder: str) -> None:
+    """Keep the newest :data:`KEEP` index files, and no writer's temporary file over an hour old.
+
+    Only files this package wrote, as their first bytes say, are ever deleted.
+    """
+    import time  # noqa: PLC0415 - only writing needs it
+
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return
+    indexes, stale = [], []
+    for name in names:
+        path = os.path.join(folder, name)
+        is_index = name.startswith("index-") and name.endswith(".json")
+        is_tmp = name.startswith(".index-") and name.endswith(".tmp")
+        st = _ours(path) if is_index or is_tmp else None
+        if st is not None and is_index:
+            indexes.append((st.st_mtime_ns, path))
+        elif st is not None and st.st_mtime < time.time() - 3600:
+            stale.append(path)
+    stale += [path for _, path in sorted(indexes, reverse=True)[KEEP:]]
+    for path in stale:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+
+
+def metadata_folder(path: object) -> str | None:
+    """Return a distribution's metadata folder, absolute, when ``path`` is one on disk (not inside a zip)."""
+    if not isinstance(path, os.PathLike):
+        return None
+    folder = os.fspath(path)
+    return os.path.abspath(folder) if isinstance(folder, str) and os.path.isdir(folder) else None
+
+
+def unlisted_files(dists: set[str], modules: Iterable[str]) -> list[str]:
+    """Return the files of ``modules`` that the ``RECORD`` of none of ``dists`` (metadata folders) lists."""
+    files = []
+    for name in modules:
+        module_file = getattr(sys.modules.get(name), "__file__", None)
+        if isinstance(module_file, str):
+            files.append(os.path.abspath(module_file))
+    listed: set[str] = set()
+    slash = os.sep == "/"
+    for dist in dists:
+        try:
+            with open(os.path.join(dist, "RECORD"), encoding="utf-8") as src:
+                record = src.read()
+        except OSError:
+            continue  # an egg-info, or a distribution an installer did not record
+        site = os.path.join(os.path.dirname(dist), "")
+        for rel in _record_paths(record):
+            # Most paths are plain ones below the site folder; only others need the slower normpath.
+            plain = slash and rel[:1] not in ("/", ".") and "/." not in rel
+            listed.add(site + rel if plain else os.path.normpath(os.path.join(site, rel)))
+    return [f for f in files if f not in listed]
+
+
+def _record_paths(record: str) -> list[str]:
+    """Return the paths a ``RECORD`` lists (CSV: path, hash, size)."""
+    if '"' not in record:
+        return [line.partition(",")[0] for line in record.splitlines() if line]
+    import csv  # noqa: PLC0415 - only a quoted path needs it
+
+    return [row[0] for row in csv.reader(record.splitlines()) if row]
 
 
 def default_cache_dir() -> str:
@@ -62,149 +544,27 @@ def default_cache_dir() -> str:
     return os.path.join(base, "spincycle-jobs")
 
 
-def _private_dir(path: str) -> bool:
-    """Make ``path`` if needed; say whether it is a folder that only this user can write."""
-    try:
-        os.makedirs(path, mode=0o700, exist_ok=True)
-        st = os.stat(path)
-    except OSError:
-        return False
-    owner_ok = not hasattr(os, "getuid") or st.st_uid == os.getuid()
-    return os.path.isdir(path) and owner_ok and not st.st_mode & 0o022 and os.access(path, os.W_OK)
+def search_path() -> list[str]:
+    """Return ``sys.path`` as the index key spells it: absolute, once each, "" for the working folder.
 
-
-class Recorded:
-    """A valid index's content: the plugins, and the job types, looked up one at a time.
-
-    The job types are kept as the file's text, one JSON line each, so that a
-    process that makes one type parses one line, not thousands.
+    ``python -c`` and ``python -m`` put the working folder on ``sys.path``; spelled
+    "", it keeps one index for every folder that holds no distribution.
     """
-
-    def __init__(self, plugins_text: str, types_text: str) -> None:
-        self._plugins_text = plugins_text
-        self._types_text = types_text
-
-    def plugin(self, name: str) -> list[Any] | None:
-        """Return ``[name, distribution, version, entry point, load seconds]``, or ``None``."""
-        # A row starts with its name; in JSON, '["name",' can begin nothing else.
-        start = self._plugins_text.find(json.dumps([name])[:-1] + ",")
-        if start < 0:
-            return None
-        row, _ = _DECODER.raw_decode(self._plugins_text, start)
-        return row if isinstance(row, list) else None
-
-    def all_plugins(self) -> list[list[Any]]:
-        """Return every plugin's row."""
-        rows = json.loads(self._plugins_text)
-        return [row for row in rows if isinstance(row, list)] if isinstance(rows, list) else []
-
-    def lookup(self, job_type: str) -> list[Any] | None:
-        """Return ``[job_type, plugin, spec, target]``, or ``None`` when the index has no such type."""
-        needle = "\n" + json.dumps([job_type])[:-1] + ","
-        start = self._types_text.find(needle)
-        if start < 0:
-            return None
-        end = self._types_text.find("\n", start + 1)
-        row = json.loads(self._types_text[start + 1 : end if end >= 0 else None])
-        return row if isinstance(row, list) else None
-
-    def all_types(self) -> list[list[Any]]:
-        """Return every ``[job_type, plugin, spec, target]``, sorted by type, malformed lines left out."""
-        rows = (json.loads(line) for line in self._types_text.split("\n") if line)
-        return [row for row in rows if isinstance(row, list) and row and isinstance(row[0], str)]
-
-
-class Index:
-    """One index file: where it is, and the key it must carry.
-
-    The file is lines of JSON: a header with the format version, the key and
-    a checksum of the rest; the stamps; the plugins; then one line per job
-    type, sorted.
-    """
-
-    def __init__(self, path: str, key: str) -> None:
-        self.path = path
-        self.key = key
-
-    def read(self) -> Recorded | None:
-        """Return the recorded discovery if the file is a valid, current index for this key, else ``None``."""
-        try:
-            with open(self.path, "rb") as src:
-                data = src.read()
-            header_end = data.index(b"\n")
-            header = json.loads(data[:header_end])
-            if header != {"version": INDEX_VERSION, "key": self.key, "crc": zlib.crc32(data[header_end:])}:
-                return None
-            text = data[header_end:].decode()
-            stamps_end = text.index("\n", 1)
-            plugins_end = text.index("\n", stamps_end + 1)
-            stamps = json.loads(text[1:stamps_end])
-            if not all(stamp(path) == recorded for path, recorded in stamps):
-                return None
-        except (OSError, ValueError, TypeError):
-            return None
-        return Recorded(text[stamps_end + 1 : plugins_end], text[plugins_end:])
-
-    def write(self, plugins: list[list[Any]], types: list[list[str]], files: list[str]) -> None:
-        """Record a discovery, with stamps of ``files`` and of ``sys.path``; never fails loudly."""
-        import tempfile  # noqa: PLC0415 - only writing needs it
-
-        paths = sorted({*_search_path(), *files})
-        lines = [[[p, stamp(p)] for p in paths], plugins, *sorted(types)]
-        body = "".join("\n" + json.dumps(line, separators=(",", ":")) for line in lines) + "\n"
-        header = json.dumps({"version": INDEX_VERSION, "key": self.key, "crc": zlib.crc32(body.encode())})
-        folder = os.path.dirname(self.path)
-        if not _private_dir(folder):
-            return
-        with contextlib.suppress(OSError):
-            fd, tmp = tempfile.mkstemp(dir=folder, prefix=".index-", suffix=".tmp")
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8") as out:
-                    out.write(header + body)
-                os.replace(tmp, self.path)  # atomic: readers see the old file or the new
-            finally:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(tmp)
-            _prune(folder)
-
-    def remove(self) -> None:
-        """Delete the index file, if there is one."""
-        with contextlib.suppress(OSError):
-            os.unlink(self.path)
-
-
-def _search_path() -> list[str]:
-    return [os.path.abspath(p) for p in sys.path]
-
-
-def _prune(folder: str) -> None:
-    """Keep the newest :data:`KEEP` index files, and no writer's temporary file over an hour old."""
-    import time  # noqa: PLC0415 - only writing needs these
-    from pathlib import Path  # noqa: PLC0415
-
-    found = []
-    for path in Path(folder).glob("index-*.json"):
-        with contextlib.suppress(OSError):
-            found.append((path.stat().st_mtime_ns, path))
-    stale = [path for _, path in sorted(found, reverse=True)[KEEP:]]
-    for path in Path(folder).glob(".index-*.tmp"):
-        with contextlib.suppress(OSError):
-            if path.stat().st_mtime < time.time() - 3600:
-                stale.append(path)
-    for path in stale:
-        with contextlib.suppress(OSError):
-            path.unlink()
+    cwd = os.getcwd()
+    entries = ["" if os.path.abspath(p) == cwd else os.path.abspath(p) for p in sys.path]
+    return list(dict.fromkeys(entries))
 
 
 def locate(group: str, allow: frozenset[str] | None, deny: frozenset[str]) -> Index:
     """Return the index for this interpreter, ``sys.path`` and Factory settings."""
+    entries = search_path()
     key = json.dumps(
         [
             INDEX_VERSION,
             sys.executable,
             sys.version,
             os.path.dirname(__file__),
-            _search_path(),
+            entries,
             group,
             None if allow is None else sorted(allow),
             sorted(deny),
@@ -212,4 +572,4 @@ def locate(group: str, allow: frozenset[str] | None, deny: frozenset[str]) -> In
     )
     raw = key.encode()  # the name need not be collision-proof: the file holds the whole key
     name = f"index-{zlib.crc32(raw):08x}{zlib.adler32(raw):08x}.json"
-    return Index(os.path.join(default_cache_dir(), name), key)
+    return Index(os.path.join(default_cache_dir(), name), key, entries)

@@ -4,7 +4,7 @@ from typing import Final
 
 import pluggy
 
-from ._factory import PROJECT_NAME
+from ._catalog import PROJECT_NAME
 
 __all__ = ["hookimpl", "hookspec"]
 

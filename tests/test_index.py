@@ -5,13 +5,17 @@ from __future__ import annotations
 import json
 import os
 import stat
+import sys
 import tempfile
 import textwrap
+import threading
+import zlib
 from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import given
+from hypothesis import settings
 from hypothesis import strategies as st
 
 from .conftest import EXAMPLE
@@ -19,8 +23,6 @@ from .conftest import Venv
 from .conftest import write_project
 from .plugins import GOOD
 from .plugins import OTHER
-
-pytestmark = pytest.mark.slow
 
 # What a process sees: listings, whether the index was used, which plugin modules it imported.
 OBSERVE = """\
@@ -85,6 +87,7 @@ def env(make_venv: Any, tmp_path: Path) -> Env:
     return Env(venv, tmp_path / "cache")
 
 
+@pytest.mark.slow
 class TestIndex:
     def test_warm_index_imports_only_the_job_module(self, env: Env) -> None:
         """With the index warm, make imports the one job module and no hook module."""
@@ -231,22 +234,36 @@ def test_refresh_rebuilds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     assert second.types() == first.types()
 
 
+def _index_at(folder: Path, name: str = "index-new.json") -> Any:
+    from spincycle_jobs import _index  # noqa: PLC0415 - the module under test
+
+    return _index.Index(str(folder / name), "key", [])
+
+
+def _write(index: Any, plugins: list[Any] | None = None, types: list[Any] | None = None) -> bool:
+    from spincycle_jobs import _index  # noqa: PLC0415 - the module under test
+
+    snapshot = _index.Snapshot.of(plugins or [], types or [])
+    written: bool = index.write(index.stamps(), set(), [], snapshot)
+    return written
+
+
 def test_prune_keeps_the_newest(tmp_path: Path) -> None:
-    """Writing an index prunes the folder to the newest index files."""
+    """Writing an index prunes the folder to the newest index files, and crashed writers' old files."""
     from spincycle_jobs import _index  # noqa: PLC0415 - the module under test
 
     folder = tmp_path / "cache"
     folder.mkdir(mode=0o700)
     for i in range(_index.KEEP + 10):
         old = folder / f"index-{i:04d}.json"
-        old.write_text("{}")
+        old.write_bytes(_index.MAGIC + b"...")
         os.utime(old, ns=(i * 10**9, i * 10**9))
     crashed, writing = folder / ".index-crashed.tmp", folder / ".index-writing.tmp"
-    crashed.write_text("{")
-    writing.write_text("{")
+    crashed.write_bytes(_index.MAGIC)
+    writing.write_bytes(_index.MAGIC)
     os.utime(crashed, (0, 0))
-    index = _index.Index(str(folder / "index-new.json"), "key")
-    index.write([], [], [])
+    index = _index_at(folder)
+    assert _write(index)
     names = sorted(p.name for p in folder.glob("index-*.json"))
     assert len(names) == _index.KEEP
     assert "index-new.json" in names
@@ -256,6 +273,169 @@ def test_prune_keeps_the_newest(tmp_path: Path) -> None:
     assert index.read() is not None
 
 
+def test_prune_deletes_only_its_own_files(tmp_path: Path) -> None:
+    """Pruning never deletes a file this package did not write, whatever its name or age."""
+    from spincycle_jobs import _index  # noqa: PLC0415 - the module under test
+
+    folder = tmp_path / "shared-cache"
+    folder.mkdir(mode=0o700)
+    foreign = [folder / f"index-{i:04d}.json" for i in range(_index.KEEP + 5)]
+    foreign += [folder / ".index-someone.tmp", folder / "index-link.json"]
+    for path in foreign[:-1]:
+        path.write_text('{"mine": "not spincycle-jobs"}')
+        os.utime(path, (0, 0))
+    foreign[-1].symlink_to(foreign[0])
+    for i in range(_index.KEEP + 3):
+        assert _write(_index_at(folder, f"index-ours-{i}.json"))
+    assert all(p.is_symlink() or p.exists() for p in foreign)
+    assert len(list(folder.glob("index-ours-*.json"))) <= _index.KEEP
+
+
+class TestTrust:
+    """An index is read only from a folder and a file that only this user owns and can write."""
+
+    @pytest.fixture
+    def written(self, tmp_path: Path) -> Any:
+        index = _index_at(tmp_path / "cache")
+        assert _write(index, [["p", None, None, "m", 0.5]], [["t", "p", "m:J", "m:J"]])
+        assert index.read() is not None
+        return index
+
+    @pytest.mark.parametrize(
+        ("what", "mode"),
+        [("folder", 0o770), ("folder", 0o707), ("folder", 0o1700), ("file", 0o620), ("file", 0o606)],
+        ids=["group-writable", "world-writable", "sticky", "file-group-writable", "file-world-writable"],
+    )
+    def test_writable_by_others_is_not_read(self, written: Any, what: str, mode: int) -> None:
+        """A folder or file others can write (group, world, sticky like /tmp) is never read."""
+        path = Path(written.path) if what == "file" else Path(written.path).parent
+        path.chmod(mode)
+        assert written.read() is None
+
+    def test_symlink_to_shared_folder_is_not_read(self, written: Any, tmp_path: Path) -> None:
+        """A cache folder that is a symlink to a folder others can write is judged by that folder."""
+        real = Path(written.path).parent
+        link = tmp_path / "link"
+        link.symlink_to(real)
+        via_link = type(written)(str(link / Path(written.path).name), written.key, written.entries)
+        assert via_link.read() is not None
+        real.chmod(0o777)
+        assert via_link.read() is None
+
+    def test_symlinked_file_is_not_read(self, written: Any, tmp_path: Path) -> None:
+        """An index file that is a symlink is not followed."""
+        target = tmp_path / "elsewhere.json"
+        target.write_bytes(Path(written.path).read_bytes())
+        Path(written.path).unlink()
+        Path(written.path).symlink_to(target)
+        assert written.read() is None
+
+    @pytest.mark.skipif(
+        not hasattr(os, "geteuid") or os.geteuid() != 0, reason="chown to another user needs root"
+    )
+    @pytest.mark.parametrize("what", ["folder", "file"])
+    def test_another_users_is_not_read(self, written: Any, what: str) -> None:
+        """A folder or index file that another user owns is never read."""
+        import pwd  # noqa: PLC0415 - POSIX only
+
+        nobody = pwd.getpwnam("nobody")
+        path = Path(written.path) if what == "file" else Path(written.path).parent
+        os.chown(path, nobody.pw_uid, nobody.pw_gid)
+        assert written.read() is None
+
+    def test_factory_ignores_a_planted_index(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        """A well-formed index in a folder others can write does not decide what make imports."""
+        from spincycle_jobs import Factory  # noqa: PLC0415
+
+        folder = tmp_path / "shared"
+        monkeypatch.setenv("SPINCYCLE_JOBS_CACHE_DIR", str(folder))
+        assert Factory().make("noop", "n").name() == "n"
+        assert Factory().used_index is True
+        (path,) = folder.glob("index-*.json")
+        header, _, body = path.read_bytes().partition(b"\n")
+        body = body.replace(b"spincycle_jobs_example.noop:NoOp", b"tests.jobs:Echo")
+        fields = json.loads(header) | {"crc": zlib.crc32(b"\n" + body)}  # anyone can recompute it
+        path.write_bytes(json.dumps(fields, separators=(",", ":")).encode() + b"\n" + body)
+        assert type(Factory().make("noop", "n")).__name__ == "Echo"  # the user's own folder: trusted
+        folder.chmod(0o777)
+        factory = Factory()
+        assert type(factory.make("noop", "n")).__name__ == "NoOp"
+        assert factory.used_index is False
+
+
+class TestDamage:
+    def test_deeply_nested_header(self, tmp_path: Path) -> None:
+        """A header of deeply nested JSON is no index, not a RecursionError."""
+        index = _index_at(tmp_path / "cache")
+        assert _write(index)
+        Path(index.path).write_bytes(b"[" * 100_000 + b"]" * 100_000 + b"\n")
+        assert index.read() is None
+
+    @pytest.mark.parametrize(
+        "row",
+        [b"[" * 100_000, b'["noop", 1, 2]', b"not json", b'["noop","example","no target","x"]'],
+        ids=["nested", "wrong-shape", "not-json", "bad-target"],
+    )
+    def test_damaged_row_means_discovery(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, row: bytes
+    ) -> None:
+        """A row that does not parse, even behind a valid checksum, means discovery again, not an error."""
+        monkeypatch.setenv("SPINCYCLE_JOBS_CACHE_DIR", str(tmp_path / "cache"))
+        from spincycle_jobs import Factory  # noqa: PLC0415
+
+        expected = Factory(cache=False).types()
+        Factory().types()
+        (path,) = (tmp_path / "cache").glob("index-*.json")
+        header, _, body = path.read_bytes().partition(b"\n")
+        lines = body.split(b"\n")
+        at = next(i for i, line in enumerate(lines) if line.startswith(b'["noop",'))
+        lines[at] = b'["noop",' + row if not row.startswith(b'["noop"') else row
+        body = b"\n".join(lines)
+        fields = json.loads(header) | {"crc": zlib.crc32(b"\n" + body)}
+        path.write_bytes(json.dumps(fields, separators=(",", ":")).encode() + b"\n" + body)
+        factory = Factory()
+        assert factory.make("noop", "n").name() == "n"
+        assert factory.types() == expected
+        assert factory.used_index is False
+
+
+def test_threads_on_a_warm_index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """32 threads making types on a warm index, switching as often as possible, never see a false error."""
+    monkeypatch.setenv("SPINCYCLE_JOBS_CACHE_DIR", str(tmp_path / "cache"))
+    from spincycle_jobs import Factory  # noqa: PLC0415
+
+    Factory().types()
+    kinds = [t.type for t in Factory().types()]
+    errors: list[BaseException] = []
+    before = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        for _ in range(20):
+            factory = Factory()
+            barrier = threading.Barrier(32)
+
+            def make(i: int, factory: Factory = factory, barrier: threading.Barrier = barrier) -> None:
+                barrier.wait()
+                try:
+                    job_type = kinds[i % len(kinds)]
+                    factory.make(job_type, f"j{i}")
+                    if i % 8 == 0:
+                        factory.types()
+                except BaseException as err:  # noqa: BLE001 - collected for the assertion
+                    errors.append(err)
+
+            threads = [threading.Thread(target=make, args=(i,)) for i in range(32)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            assert factory.used_index is True
+    finally:
+        sys.setswitchinterval(before)
+    assert errors == []
+
+
+@settings(derandomize=True, database=None)
 @given(
     types=st.dictionaries(st.text(min_size=1), st.sampled_from(["pkg.mod:Job", "m:f.g"]), max_size=12),
     plugins=st.lists(st.text(min_size=1), min_size=1, max_size=6, unique=True),
@@ -265,14 +445,16 @@ def test_any_name_is_found(types: dict[str, str], plugins: list[str]) -> None:
     from spincycle_jobs import _index  # noqa: PLC0415 - the module under test
 
     with tempfile.TemporaryDirectory() as tmp:
-        index = _index.Index(str(Path(tmp) / "cache" / "index-x.json"), "key")
-        plugin_rows = [[name, f"dist-{name}", "1.0", "mod", 0.5] for name in plugins]
-        rows = [[t, plugins[len(t) % len(plugins)], target] for t, target in types.items()]
-        index.write(plugin_rows, rows, [])
+        index = _index.Index(str(Path(tmp) / "cache" / "index-x.json"), "key", [])
+        plugin_rows = [_index.PluginRow(name, f"dist-{name}", "1.0", "mod", 0.5) for name in plugins]
+        rows = [
+            _index.TypeRow(t, plugins[len(t) % len(plugins)], target, target) for t, target in types.items()
+        ]
+        assert index.write(index.stamps(), set(), [], _index.Snapshot.of(plugin_rows, rows))
         recorded = index.read()
         assert recorded is not None
         by_type = {row[0]: row for row in rows}
-        by_plugin = {str(row[0]): row for row in plugin_rows}
+        by_plugin = {row.name: row for row in plugin_rows}
         for name in [*by_type, *by_plugin]:
             longer = name + "x"  # a name that only starts like a real one is not found as it
             assert recorded.lookup(name) == by_type.get(name)

@@ -17,8 +17,10 @@ if TYPE_CHECKING:
 
 def run_once(code: str, env: dict[str, str]) -> float:
     """Return the wall time, in seconds, of ``python -c code`` in a new process."""
+    # Installers compile modules to bytecode; a benchmark that could not cache it would time compiling.
+    base = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-c", code], env=os.environ | env, check=True)
+    subprocess.run([sys.executable, "-c", code], env=base | env, check=True)
     return time.perf_counter() - start
 
 

@@ -4,7 +4,9 @@ Each distribution ``bench-plugin-NNNN`` has an entry point in the benchmark's
 group naming its hook module, which offers ``types_per`` job types as lazy
 strings, and the same job types as stevedore drivers in group ``DRIVERS``.
 Each job module busy-waits ``import_cost`` seconds when imported, standing
-in for a real job's imports.
+in for a real job's imports. Each ``dist-info`` folder has the files an
+installer writes: ``METADATA``, ``entry_points.txt``, ``top_level.txt`` and a
+``RECORD`` listing them all.
 """
 
 from __future__ import annotations
@@ -79,3 +81,6 @@ def generate(root: Path, count: int, types_per: int = 10, import_cost: float = 0
         entry_points = f"[{GROUP}]\nbench{n:04d} = {pkg}.plugin\n\n[{DRIVERS}]\n{drivers}"
         (dist_info / "entry_points.txt").write_text(entry_points)
         (dist_info / "top_level.txt").write_text(pkg + "\n")
+        files = [f"{pkg}/{name}" for name in ("__init__.py", "plugin.py", *(f"job_{i}.py" for i in range(types_per)))]
+        files += [f"{dist_info.name}/{name}" for name in ("METADATA", "entry_points.txt", "top_level.txt")]
+        (dist_info / "RECORD").write_text("".join(f"{f},,\n" for f in files) + f"{dist_info.name}/RECORD,,\n")
