@@ -16,7 +16,7 @@ TUTORIAL = ROOT / "docs" / "tutorial" / "acme-jobs"
 
 
 def test_tutorial_plugin(make_venv: Any) -> None:
-    """pip install the tutorial's plugin, then run its tests, which use check_job and the fixture."""
+    """pip install the tutorial's plugin, then run its tests: check_job, the fixture, stop_after."""
     env = make_venv()
     env.install("spincycle-jobs", "pytest", TUTORIAL)
     proc = subprocess.run(
@@ -28,7 +28,7 @@ def test_tutorial_plugin(make_venv: Any) -> None:
         cwd=env.path,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "2 passed" in proc.stdout
+    assert "3 passed" in proc.stdout
     listed = env.run(
         """
         import json

@@ -21,3 +21,9 @@ def test_missing_file_fails(job_factory: Factory, tmp_path) -> None:
     ret = check_job(job_factory, "checksum", {"path": str(tmp_path / "nope")})
     assert ret.state == State.FAIL
     assert "No such file" in ret.stderr
+
+
+def test_stop(job_factory: Factory) -> None:
+    """Stopped while it reads an endless stream, the job ends STOPPED, soon."""
+    ret = check_job(job_factory, "checksum", {"path": "/dev/zero"}, stop_after=0.2, timeout=5)
+    assert ret.state == State.STOPPED
