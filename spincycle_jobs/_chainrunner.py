@@ -296,9 +296,11 @@ class ChainRunner:
             self._end(job, State.COMPLETE if outcome.state == State.COMPLETE else State.STOPPED)
             return []
         if outcome.state == State.COMPLETE:
-            self._end(job, State.COMPLETE)
+            self._end(job, State.COMPLETE, report=False)
             then = (self._jobs[job_id] for job_id in self._then[job.spec.id])
-            return [self._next_try(after) for after in then if self._startable(after)]
+            starts = [self._next_try(after) for after in then if self._startable(after)]
+            self._report(job)  # with the jobs after it recorded as RUNNING
+            return starts
         if job.tries <= job.spec.retry and outcome.state != State.TIMEOUT:
             job.due = time.monotonic() + job.spec.retry_wait
             heapq.heappush(self._waiting, (job.due, job.spec.id))
@@ -307,11 +309,16 @@ class ChainRunner:
         self._end(job, outcome.state if outcome.state in _ENDS else State.FAIL)
         return []
 
-    def _end(self, job: _Job, state: State) -> None:
+    def _end(self, job: _Job, state: State, *, report: bool = True) -> None:
         job.state, job.due = state, None
         if state == State.COMPLETE:
             self._completed += 1
             job.finished = self._completed
+        if report:
+            self._report(job)
+
+    def _report(self, job: _Job) -> None:
+        """Call ``on_job_end`` for a job that ended; its error stops the chain."""
         if self._on_job_end is not None and self._callback_error is None:
             try:
                 self._on_job_end(self._snapshot(), job.spec.id)
@@ -325,6 +332,8 @@ class ChainRunner:
         """Hand tries to the executor, outside the lock: ``done`` may come before ``start`` returns."""
         assert self._executor is not None  # noqa: S101 - set by run()
         for attempt in attempts:
+            if self._stopped.is_set() and self._withdraw(attempt):
+                continue
             try:
                 self._executor.start(attempt, self._done)
             except Exception as err:  # noqa: BLE001 - a try that cannot start fails like any other
@@ -338,6 +347,22 @@ class ChainRunner:
                     self._stop_sent.add(attempt.key)
             if late:  # stop() came between counting the try and handing it out
                 self._executor.stop(attempt)
+
+    def _withdraw(self, attempt: Attempt) -> bool:
+        """Take back a try counted but not handed out when stop() came: it never started."""
+        with self._cond:
+            job = self._jobs[attempt.job_id]
+            if job.attempt is not attempt:
+                return True
+            self._in_flight -= 1
+            job.attempt, job.tries = None, job.tries - 1
+            if job.tries:  # it was waiting to retry
+                self._end(job, State.STOPPED)
+            else:
+                job.state = State.PENDING
+            if not self._in_flight:
+                self._cond.notify_all()
+            return True
 
     def _done(self, attempt: Attempt, outcome: Outcome) -> None:
         """Take the executor's word that a try ended, in any thread: record the end, start what may start."""

@@ -24,6 +24,7 @@ from typing import Final
 
 from spincycle_jobs._errors import JobError
 
+from . import _chain
 from . import _jobs
 from ._common import EXIT_INTERNAL
 from ._common import EXIT_USAGE
@@ -43,7 +44,7 @@ if TYPE_CHECKING:
 __all__ = ["GROUPS", "main"]
 
 #: The command groups, in the order their commands are listed.
-GROUPS: Final[tuple[Callable[[Commands], None], ...]] = (_jobs.register,)
+GROUPS: Final[tuple[Callable[[Commands], None], ...]] = (_jobs.register, _chain.register)
 
 
 def parser() -> Parser:

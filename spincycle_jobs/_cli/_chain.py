@@ -1,0 +1,418 @@
+"""The chain commands: ``chain create``, ``chain run`` and ``chain show``.
+
+``register`` adds them (see :mod:`._common` for how a group registers).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import threading
+from typing import TYPE_CHECKING
+from typing import Any
+from typing import Final
+
+from spincycle_jobs._chain import Chain
+from spincycle_jobs._chain import ChainBuilder
+from spincycle_jobs._chainrunner import ChainRunner
+from spincycle_jobs._state import State
+
+from ._common import EXIT_FAIL
+from ._common import EXIT_OK
+from ._common import UsageError
+from ._common import add_kv
+from ._common import add_output_file
+from ._common import clean
+from ._common import err
+from ._common import factory
+from ._common import kv_dict
+from ._common import out
+from ._common import seconds
+from ._common import wants_json
+from ._signals import run_interruptibly
+from ._signals import signal_exit
+
+if TYPE_CHECKING:
+    import argparse
+
+    from spincycle_jobs._chain import ChainJob
+    from spincycle_jobs._chainrunner import ChainResult
+    from spincycle_jobs._executor import Executor
+
+    from ._common import Commands
+
+__all__ = ["dot", "draw", "register"]
+
+#: The keys a ``[[jobs]]`` table of a request spec may have, and the type of each.
+_JOB_KEYS: Final = {
+    "id": (str,),
+    "type": (str,),
+    "name": (str,),
+    "after": (list,),
+    "retry": (int,),
+    "retry_wait": (int, float),
+}
+
+
+def register(commands: Commands) -> None:
+    """Add the ``chain`` group."""
+    chain = commands.group(
+        "chain",
+        "Build and run job chains: graphs of jobs that pass job data along.",
+        description="Subcommands: create (a TOML request spec to a chain document), run, show.",
+    )
+    create = chain.add(
+        "create",
+        _create,
+        "Build a chain from a TOML request spec and write its chain document (the Request Manager's side).",
+        description=(
+            "The spec has a request_id, an optional [args] table of job args, and [[jobs]] tables\n"
+            "with id, type, name and the optional after (a list of ids), retry and retry_wait.\n"
+            "Every job is made, created (all with one job args dict) and serialized, in order."
+        ),
+        writes_file=True,
+    )
+    create.add_argument("spec", metavar="SPEC.toml", help="the request spec")
+    add_kv(create, "-a", "--arg", "job_args", "a job arg, added to [args] or overriding it")
+    add_output_file(create, "the chain document")
+    run = chain.add(
+        "run",
+        _run,
+        "Run a chain document (the Job Runner's side).",
+        description=(
+            "A job starts once every job in its 'after' has completed; the first Ctrl-C, SIGTERM or\n"
+            "SIGHUP stops the chain and waits for its running jobs; a second gives up.\n"
+            "Exit code: 0 when the chain completes, 1 when it fails or is stopped, 2 on bad input."
+        ),
+    )
+    run.add_argument(
+        "--from", dest="from_file", metavar="FILE", required=True, help="the chain document ('-': stdin)"
+    )
+    run.add_argument("--executor", choices=("thread", "dask"), default="thread", help="where the jobs run")
+    run.add_argument("--scheduler", metavar="ADDRESS", help="the Dask scheduler, for --executor dask")
+    run.add_argument("--save", metavar="FILE", help="rewrite the chain document here after every job ends")
+    run.add_argument(
+        "--stop-timeout", type=seconds, default=10.0, metavar="S", help="seconds stopped jobs get to return"
+    )
+    add_kv(run, "-d", "--data", "job_data", "a job data key the first jobs start with")
+    show = chain.add("show", _show, "Draw a chain document's jobs, their order and their states.")
+    show.add_argument("file", metavar="FILE", help="the chain document ('-': stdin)")
+    show.add_argument("--dot", action="store_true", help="write the graph in Graphviz's dot language")
+
+
+# -- chain create --
+
+
+def _read_spec(path: str) -> dict[str, Any]:
+    import tomllib  # noqa: PLC0415 - only chain create reads TOML
+
+    try:
+        with open(path, "rb") as file:  # noqa: PTH123 - a plain file the user named
+            spec: dict[str, Any] = tomllib.load(file)
+    except OSError as error:
+        msg = f"cannot read request spec {path!r}: {error.strerror or error}"
+        raise UsageError(msg) from None
+    except tomllib.TOMLDecodeError as error:
+        msg = f"request spec {path!r} is not TOML: {error}"
+        raise UsageError(msg) from None
+    return spec
+
+
+def _builder(spec: dict[str, Any], where: str, opts: argparse.Namespace) -> ChainBuilder:
+    """Check a request spec's shape, naming the key at fault, and return a builder with its jobs."""
+    unknown = set(spec) - {"request_id", "args", "jobs"}
+    if unknown:
+        msg = f"{where}: unknown top-level key {min(unknown)!r} (expected request_id, args, jobs)"
+        raise UsageError(msg)
+    request_id, args, jobs = spec.get("request_id"), spec.get("args", {}), spec.get("jobs")
+    if not isinstance(request_id, str) or not request_id:
+        msg = f"{where}: request_id must be a non-empty string"
+        raise UsageError(msg)
+    if not isinstance(args, dict):
+        msg = f"{where}: args must be a table"
+        raise UsageError(msg)
+    if not isinstance(jobs, list) or not jobs:
+        msg = f"{where}: no [[jobs]]: a chain needs at least one job"
+        raise UsageError(msg)
+    builder = ChainBuilder(request_id, args | kv_dict(opts.job_args), factory=factory(opts))
+    for i, job in enumerate(jobs, 1):
+        builder.job(**_job_options(job, f"{where}, job #{i}"))
+    return builder
+
+
+def _job_options(job: object, where: str) -> dict[str, Any]:
+    if not isinstance(job, dict):
+        msg = f"{where}: expected a [[jobs]] table"
+        raise UsageError(msg)
+    if isinstance(job.get("id"), str):
+        where = f"{where} ({job['id']!r})"
+    for key, value in job.items():
+        if key not in _JOB_KEYS:
+            msg = f"{where}: unknown key {key!r} (expected {', '.join(_JOB_KEYS)})"
+            raise UsageError(msg)
+        if not isinstance(value, _JOB_KEYS[key]) or isinstance(value, bool):
+            kinds = " or ".join(t.__name__ for t in _JOB_KEYS[key])
+            msg = f"{where}: {key} must be {kinds}, got {type(value).__name__}"
+            raise UsageError(msg)
+    for key in ("id", "type", "name"):
+        if key not in job:
+            msg = f"{where}: {key} is missing"
+            raise UsageError(msg)
+    if not all(isinstance(a, str) for a in job.get("after", [])):
+        msg = f"{where}: after must be a list of job ids (strings)"
+        raise UsageError(msg)
+    return {
+        "id": job["id"],
+        "job_type": job["type"],
+        "job_name": job["name"],
+        "after": job.get("after", ()),
+        "retry": job.get("retry", 0),
+        "retry_wait": job.get("retry_wait", 0.0),
+    }
+
+
+def _create(opts: argparse.Namespace) -> int:
+    where = f"request spec {opts.spec!r}"
+    chain = _builder(_read_spec(opts.spec), where, opts).build()
+    text = chain.to_json()
+    if opts.output:
+        _write_atomically(opts.output, text)
+    else:
+        out(text, end="")
+    return EXIT_OK
+
+
+# -- chain run --
+
+
+def _read_chain(path: str) -> Chain:
+    try:
+        if path == "-":
+            text = sys.stdin.read()
+        else:
+            with open(path, encoding="utf-8") as file:  # noqa: PTH123 - a plain file the user named
+                text = file.read()
+    except (OSError, ValueError) as error:
+        msg = f"cannot read chain document {path!r}: {error}"
+        raise UsageError(msg) from None
+    return Chain.from_json(text, f"chain document {'<stdin>' if path == '-' else path!r}")
+
+
+def _write_atomically(path: str, text: str) -> None:
+    """Write ``text`` to ``path`` so that a reader, or a crash, sees the old file or the new, never half."""
+    folder = os.path.dirname(os.path.abspath(path))  # noqa: PTH100, PTH120 - plain str paths
+    fd, tmp = tempfile.mkstemp(prefix=".chain-", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as file:
+            file.write(text)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(tmp, path)  # noqa: PTH105 - plain str paths
+    except BaseException:
+        os.unlink(tmp)  # noqa: PTH108
+        raise
+
+
+def _executor(opts: argparse.Namespace) -> Executor:
+    if opts.executor == "thread":
+        if opts.scheduler:
+            msg = "--scheduler is for --executor dask"
+            raise UsageError(msg)
+        from spincycle_jobs._threadexec import ThreadExecutor  # noqa: PLC0415
+
+        return ThreadExecutor(factory(opts))
+    if not opts.scheduler:
+        msg = "--executor dask needs --scheduler ADDRESS (such as tcp://127.0.0.1:8786)"
+        raise UsageError(msg)
+    try:
+        from spincycle_jobs.dask import DaskExecutor  # noqa: PLC0415 - dask only when asked for
+    except ImportError as error:
+        msg = f"--executor dask needs the dask extra (pip install 'spincycle-jobs[dask]'): {error}"
+        raise UsageError(msg) from None
+    try:
+        executor: Executor = DaskExecutor(opts.scheduler)
+    except Exception as error:  # noqa: BLE001 - whatever Dask raises, it is the scheduler the user named
+        msg = f"cannot use the Dask scheduler at {opts.scheduler!r}: {type(error).__name__}: {error}"
+        raise UsageError(msg) from None
+    return executor
+
+
+def _run(opts: argparse.Namespace) -> int:
+    chain = _read_chain(opts.from_file)
+    save_lock = threading.Lock()
+
+    def save(now: Chain, _job_id: str = "") -> None:
+        with save_lock:
+            _write_atomically(opts.save, now.to_json())
+
+    if opts.save:
+        save(chain)  # a path that cannot be written is bad input, found before anything runs
+    executor = _executor(opts)
+    try:
+        runner = ChainRunner(
+            chain, executor=executor, stop_timeout=opts.stop_timeout, on_job_end=save if opts.save else None
+        )
+        job_data = kv_dict(opts.job_data)
+        outcome = run_interruptibly(
+            lambda: runner.run(job_data),
+            runner.stop,
+            what=f"chain {chain.request_id}",
+            status=lambda: _status_line(chain, runner),
+        )
+    finally:
+        executor.close()
+    if outcome.value is None:  # a second signal: gave up waiting
+        return signal_exit(outcome.signum or 0)
+    result = outcome.value
+    if opts.save:
+        save(result.chain)
+    _report(opts, result)
+    return EXIT_OK if result.state == State.COMPLETE else EXIT_FAIL
+
+
+def _status_line(chain: Chain, runner: ChainRunner) -> str:
+    running = runner.status()
+    parts = [f"{s.id} (try {s.tries}{': ' + s.status if s.status else ''})" for s in running]
+    return f"chain {chain.request_id}: running {', '.join(parts) or 'nothing'}"
+
+
+def _report(opts: argparse.Namespace, result: ChainResult) -> None:
+    chain = result.chain
+    if wants_json(opts):
+        jobs = {}
+        for job_id, run in result.jobs.items():
+            returns = [
+                {
+                    "state": r.state.name,
+                    "exit": r.exit,
+                    "error": None if r.error is None else str(r.error),
+                    "stdout": r.stdout,
+                    "stderr": r.stderr,
+                }
+                for r in run.returns
+            ]
+            job = chain.jobs[job_id]
+            jobs[job_id] = {"type": job.type, "name": job.name, "state": run.state.name, "tries": run.tries}
+            jobs[job_id]["returns"] = returns
+        value = {"request_id": chain.request_id, "state": result.state.name, "jobs": jobs}
+        out(json.dumps(value | {"job_data": result.job_data}, indent=2))
+        return
+    out(draw(chain))
+    err(clean(f"chain {chain.request_id}: {result.state.name}"))
+
+
+# -- chain show --
+
+
+def _show(opts: argparse.Namespace) -> int:
+    chain = _read_chain(opts.file)
+    if opts.dot:
+        out(dot(chain), end="")
+    elif wants_json(opts):
+        layer = _layers(chain)
+        jobs = [job.to_dict() | {"layer": layer[job.id]} for job in chain.jobs.values()]
+        for job in jobs:
+            del job["record"]
+        out(json.dumps({"request_id": chain.request_id, "jobs": jobs}, indent=2))
+    else:
+        out(draw(chain))
+    return EXIT_OK
+
+
+def _layers(chain: Chain) -> dict[str, int]:
+    """Each job's layer: 1 for a job after nothing, else one more than its latest after-job's."""
+    layer: dict[str, int] = {}
+    for job in chain.jobs.values():  # topological order: every after-job has its layer already
+        layer[job.id] = 1 + max((layer[a] for a in job.after), default=0)
+    return layer
+
+
+_MARKS: Final = {
+    State.COMPLETE: ("✔", "ok"),
+    State.FAIL: ("✘", "XX"),
+    State.TIMEOUT: ("⧗", "TO"),
+    State.STOPPED: ("■", "[]"),
+    State.RUNNING: ("▶", ">>"),
+    State.PENDING: ("○", ".."),
+    State.UNKNOWN: ("?", "??"),
+}
+#: Box-drawing pieces, then their ASCII stand-ins for a terminal that cannot show them.
+_LINES: Final = {"down": ("│", "|"), "fork": ("├─", "+-"), "last": ("└─", "`-"), "from": ("◀", "<-")}
+
+
+def draw(chain: Chain, *, unicode: bool | None = None) -> str:
+    """Draw a chain for a terminal: its layers in order, each job with its state and what it runs after.
+
+    Jobs in one layer can run side by side; a job's layer is one more than
+    that of the latest job it runs after.
+
+    :param unicode: use box-drawing characters; by default, when stdout's encoding is UTF.
+    """
+    if unicode is None:
+        unicode = (getattr(sys.stdout, "encoding", None) or "").lower().replace("-", "").startswith("utf")
+    pick = 0 if unicode else 1
+    mark = {state: marks[pick] for state, marks in _MARKS.items()}
+    piece = {name: pieces[pick] for name, pieces in _LINES.items()}
+    layer = _layers(chain)
+    by_layer: dict[int, list[ChainJob]] = {}
+    for job in chain.jobs.values():
+        by_layer.setdefault(layer[job.id], []).append(job)
+    counts: dict[str, int] = {}
+    for job in chain.jobs.values():
+        counts[job.state.name] = counts.get(job.state.name, 0) + 1
+    summary = ", ".join(f"{n} {state}" for state, n in counts.items())
+    lines = [clean(f"chain {chain.request_id}: {len(chain.jobs)} jobs in {len(by_layer)} layers ({summary})")]
+    id_width = max(len(clean(job.id)) for job in chain.jobs.values())
+    what_width = max(len(clean(f"{job.type} {job.name!r}")) for job in chain.jobs.values())
+    for number, jobs in sorted(by_layer.items()):
+        lines.append(f"     {piece['down']}")
+        for i, job in enumerate(jobs):
+            branch = piece["last"] if i == len(jobs) - 1 else piece["fork"]
+            if len(jobs) == 1:
+                branch = "  "
+            head = f"{number:>3}  " if i == 0 else "     "
+            tries = "" if not job.tries else f"{job.tries} {'try' if job.tries == 1 else 'tries'}"
+            text = (
+                f"{branch}{mark[job.state]} {clean(job.id).ljust(id_width)}  {job.state.name:<8}  "
+                f"{tries:<9}  {clean(f'{job.type} {job.name!r}').ljust(what_width)}"
+            )
+            if job.after:
+                text += f"  {piece['from']} {clean(', '.join(job.after))}"
+            lines.append(head + text.rstrip())
+            if job.error and job.state != State.COMPLETE:
+                indent = " " * (5 + len(branch) + 2)
+                lines.append(clean(f"{indent}{job.error}")[:160])
+    return "\n".join(lines)
+
+
+_FILL: Final = {
+    State.COMPLETE: "palegreen",
+    State.FAIL: "lightpink",
+    State.TIMEOUT: "lightpink",
+    State.STOPPED: "khaki",
+    State.RUNNING: "lightblue",
+}
+
+
+def _quote(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+def dot(chain: Chain) -> str:
+    """Return the chain as a Graphviz digraph: a box per job with its state, an edge per ``after``."""
+    lines = [
+        f"digraph {_quote(chain.request_id)} {{",
+        "  rankdir=TB;",
+        '  node [shape=box, style="rounded,filled", fillcolor=white, fontname="Helvetica"];',
+    ]
+    for job in chain.jobs.values():
+        label = f"{job.id}\n{job.type} {job.name!r}\n{job.state.name}"
+        fill = _FILL.get(job.state, "white")
+        lines.append(f"  {_quote(job.id)} [label={_quote(label)}, fillcolor={fill}];")
+    lines += [
+        f"  {_quote(before)} -> {_quote(job.id)};" for job in chain.jobs.values() for before in job.after
+    ]
+    lines.append("}")
+    return "\n".join(lines) + "\n"
