@@ -490,14 +490,6 @@ def _prune(folder: str) -> None:
             os.unlink(path)
 
 
-def metadata_folder(path: object) -> str | None:
-    """Return a distribution's metadata folder, absolute, when ``path`` is one on disk (not inside a zip)."""
-    if not isinstance(path, os.PathLike):
-        return None
-    folder = os.fspath(path)
-    return os.path.abspath(folder) if isinstance(folder, str) and os.path.isdir(folder) else None
-
-
 def unlisted_files(dists: set[str], modules: Iterable[str]) -> list[str]:
     """Return the files of ``modules`` that the ``RECORD`` of none of ``dists`` (metadata folders) lists."""
     files = []

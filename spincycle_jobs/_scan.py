@@ -28,17 +28,16 @@ from ._catalog import conflict_error
 from ._catalog import is_target
 from ._catalog import normalize
 from ._catalog import spec_of
+from ._entrypoints import entry_points
 from ._errors import PluginError
 from ._errors import type_name
 from ._index import PluginRow
 from ._index import Snapshot
 from ._index import TypeRow
-from ._index import metadata_folder
 from ._index import unlisted_files
 
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from importlib.metadata import Distribution
 
     from ._catalog import Catalog
     from ._index import Index
@@ -61,32 +60,13 @@ class Candidate:
     metadata: str | None = None
 
 
-def _name_version(dist: Distribution) -> tuple[str | None, str | None]:
-    """Return the distribution's name, as its metadata spells it, and version, reading the metadata once."""
-    text = dist.read_text("METADATA") or dist.read_text("PKG-INFO") or ""
-    found: dict[str, str] = {}
-    for line in text.splitlines():
-        if not line:
-            break  # the headers end at the first blank line
-        key, sep, value = line.partition(":")
-        if sep and key in ("Name", "Version") and key not in found:
-            found[key] = value.strip()
-    return found.get("Name"), found.get("Version")
-
-
 def entry_point_candidates(group: str, allow: frozenset[str] | None, deny: frozenset[str]) -> list[Candidate]:
     """Return the plugins of ``group`` that ``allow`` and ``deny`` let through, by name."""
-    from importlib.metadata import entry_points  # noqa: PLC0415 - only discovery needs it
-
     found = []
-    for ep in entry_points(group=group):
-        dist = ep.dist
-        dist_name, version = _name_version(dist) if dist is not None else (None, None)
+    for ep, dist_name, version, metadata in entry_points(group):
         names = {ep.name, normalize(dist_name)} if dist_name else {ep.name}
         if names & deny or (allow is not None and not names & allow):
             continue
-        # A PathDistribution's dist-info or egg-info folder; inside a zip, none.
-        metadata = metadata_folder(getattr(dist, "_path", None))
         found.append(Candidate(ep.name, dist_name, version, ep.load, ep.value, metadata))
     found.sort(key=lambda c: (c.name, c.distribution or ""))
     return found

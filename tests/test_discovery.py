@@ -226,6 +226,44 @@ class TestDiscovery:
         assert out["imported"] is expect["good"]
         assert ("alpha" in out["types"]) is expect["good"]
 
+    @pytest.mark.parametrize(
+        ("kwargs", "env", "expect"),
+        [
+            ("", {"SPINCYCLE_JOBS_DENY": "good"}, {"good": False, "example": True}),
+            (
+                "",
+                {"SPINCYCLE_JOBS_DENY": " Good_Jobs , other"},
+                {"good": False, "other": False, "example": True},
+            ),
+            (
+                "",
+                {"SPINCYCLE_JOBS_ALLOW": "example,other-jobs"},
+                {"good": False, "other": True, "example": True},
+            ),
+            ("allow=['good']", {"SPINCYCLE_JOBS_ALLOW": "example"}, {"good": True, "example": False}),
+            (
+                "deny=['other']",
+                {"SPINCYCLE_JOBS_DENY": "good"},
+                {"good": False, "other": False, "example": True},
+            ),
+            ("", {"SPINCYCLE_JOBS_ALLOW": "", "SPINCYCLE_JOBS_DENY": ""}, {"good": True, "example": True}),
+        ],
+        ids=["deny", "deny-spellings", "allow", "explicit-allow-wins", "deny-adds", "empty"],
+    )
+    def test_allow_deny_from_environment(
+        self, world: Venv, kwargs: str, env: dict[str, str], expect: dict[str, bool]
+    ) -> None:
+        """SPINCYCLE_JOBS_ALLOW applies when allow is not given; SPINCYCLE_JOBS_DENY adds to deny."""
+        code = f"""
+            f = Factory({kwargs})
+            show({{"names": [p.name for p in f.plugins()], "imported": "good_jobs" in sys.modules}})
+            """
+        for _ in range(2):  # building the index, then reading it
+            out = in_world(world, code, **env)
+            for name, present in expect.items():
+                assert (name in out["names"]) is present, (name, out)
+            assert out["imported"] is expect["good"]
+
     def test_autoload_off(self, world: Venv) -> None:
         """autoload=False, or the environment variable, loads no entry point."""
         assert in_world(

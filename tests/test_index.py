@@ -399,6 +399,30 @@ class TestDamage:
         assert factory.used_index is False
 
 
+def test_allow_deny_from_environment_are_part_of_the_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An index built with SPINCYCLE_JOBS_DENY or _ALLOW set is never used without them, nor the reverse."""
+    monkeypatch.setenv("SPINCYCLE_JOBS_CACHE_DIR", str(tmp_path / "cache"))
+    from spincycle_jobs import Factory  # noqa: PLC0415
+
+    def names() -> list[str]:
+        return [p.name for p in Factory().plugins()]
+
+    assert "example" in names()
+    monkeypatch.setenv("SPINCYCLE_JOBS_DENY", "spincycle-jobs-example")
+    assert "example" not in names()
+    assert "example" not in names()
+    assert Factory().used_index is True
+    monkeypatch.delenv("SPINCYCLE_JOBS_DENY")
+    monkeypatch.setenv("SPINCYCLE_JOBS_ALLOW", "no-such-plugin")
+    assert names() == []
+    monkeypatch.delenv("SPINCYCLE_JOBS_ALLOW")
+    assert "example" in names()
+    assert Factory().used_index is True
+    assert len(list((tmp_path / "cache").glob("index-*.json"))) == 3
+
+
 def test_threads_on_a_warm_index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """32 threads making types on a warm index, switching as often as possible, never see a false error."""
     monkeypatch.setenv("SPINCYCLE_JOBS_CACHE_DIR", str(tmp_path / "cache"))
