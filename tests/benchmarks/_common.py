@@ -15,13 +15,24 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
 
+def _environ(env: dict[str, str]) -> dict[str, str]:
+    # Installers compile modules to bytecode; a benchmark that could not cache it would time compiling.
+    return {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"} | env
+
+
 def run_once(code: str, env: dict[str, str]) -> float:
     """Return the wall time, in seconds, of ``python -c code`` in a new process."""
-    # Installers compile modules to bytecode; a benchmark that could not cache it would time compiling.
-    base = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-c", code], env=base | env, check=True)
+    subprocess.run([sys.executable, "-c", code], env=_environ(env), check=True)
     return time.perf_counter() - start
+
+
+def run_timed(code: str, env: dict[str, str]) -> float:
+    """Return the seconds that ``python -c code`` prints as its last line: a time measured in-process."""
+    proc = subprocess.run(
+        [sys.executable, "-c", code], env=_environ(env), check=True, capture_output=True, text=True
+    )
+    return float(proc.stdout.split()[-1])
 
 
 def interleaved(cases: Mapping[str, Callable[[], float]], repeat: int) -> dict[str, float]:

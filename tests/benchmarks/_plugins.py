@@ -81,6 +81,9 @@ def generate(root: Path, count: int, types_per: int = 10, import_cost: float = 0
         entry_points = f"[{GROUP}]\nbench{n:04d} = {pkg}.plugin\n\n[{DRIVERS}]\n{drivers}"
         (dist_info / "entry_points.txt").write_text(entry_points)
         (dist_info / "top_level.txt").write_text(pkg + "\n")
-        files = [f"{pkg}/{name}" for name in ("__init__.py", "plugin.py", *(f"job_{i}.py" for i in range(types_per)))]
+        files = [
+            f"{pkg}/{name}"
+            for name in ("__init__.py", "plugin.py", *(f"job_{i}.py" for i in range(types_per)))
+        ]
         files += [f"{dist_info.name}/{name}" for name in ("METADATA", "entry_points.txt", "top_level.txt")]
         (dist_info / "RECORD").write_text("".join(f"{f},,\n" for f in files) + f"{dist_info.name}/RECORD,,\n")

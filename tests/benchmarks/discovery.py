@@ -4,6 +4,8 @@ Run: ``python -m tests.benchmarks.discovery [--sizes 1,10,100,1000] [--repeat 5]
 (stevedore rows need ``pip install stevedore``). Each row is a new Python
 process doing one thing; the table gives the median wall time of each, and
 each approach's time as a multiple of this package's ``Factory`` with its index warm.
+A last row per size is measured inside the process: checking the index, from
+reading it to knowing it is current, as the first ``Factory`` of a process does.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pathlib import Path
 
 from ._common import interleaved
 from ._common import run_once
+from ._common import run_timed
 from ._common import table
 from ._plugins import DRIVERS
 from ._plugins import GROUP
@@ -36,12 +39,38 @@ from spincycle_jobs import Factory
 Factory(group={GROUP!r}).make({TYPE!r}, "x")
 """
 BASE = "Factory().make, index warm"
+CHECK = "checking the index, in-process (ms, not a process)"
+CHECK_CODE = f"""
+import time
+from spincycle_jobs import Factory
+factory = Factory(group={GROUP!r})
+start = time.perf_counter()
+assert factory.used_index  # reads the index and checks every stamp; makes nothing
+print(time.perf_counter() - start)
+"""
+PLUGGY_LAZY = "pluggy load_setuptools_entrypoints, lazy class paths"
 
 #: name: (code, extra environment, the cache folder to empty before each run, if any)
 APPROACHES: dict[str, tuple[str, dict[str, str], str | None]] = {
     BASE: (MAKE, {}, None),
     "Factory().make, index cold (built and written)": (MAKE, {}, "spincycle-jobs"),
     "Factory().make, no index (SPINCYCLE_JOBS_NO_CACHE=1)": (MAKE, {"SPINCYCLE_JOBS_NO_CACHE": "1"}, None),
+    PLUGGY_LAZY: (
+        f"""
+import importlib, pluggy
+from spincycle_jobs import hookspecs
+pm = pluggy.PluginManager("spincycle_jobs")
+pm.add_hookspecs(hookspecs)
+pm.load_setuptools_entrypoints({GROUP!r})
+targets = {{}}
+for offer in pm.hook.spincycle_jobs_job_types():
+    targets.update(offer)
+module, _, attr = targets[{TYPE!r}].partition(":")
+getattr(importlib.import_module(module), attr)({TYPE!r}, "x")
+""",
+        {},
+        None,
+    ),
     "pluggy load_setuptools_entrypoints, all job classes": (
         f"""
 import importlib, pluggy
@@ -96,11 +125,20 @@ def main() -> None:
             for name, (code, extra, reset) in approaches.items():
                 run_once(code, env | extra)  # warm the OS file cache, and the caches
                 cases[name] = functools.partial(_case, code, env | extra, cache / reset if reset else None)
-            slow = {k: v for k, v in cases.items() if k.startswith("pluggy")}
+            cases[CHECK] = functools.partial(run_timed, CHECK_CODE, env)
+            slow = {k: v for k, v in cases.items() if k.endswith("all job classes")}
             times = interleaved({k: v for k, v in cases.items() if k not in slow}, opts.repeat)
             times |= interleaved(slow, 1 if size >= 1000 else opts.repeat)  # about 30 s a run at 1,000
             base = times[BASE]
-            rows += [[size, name, f"{t * 1000:.0f}", f"{t / base:.2f}x"] for name, t in times.items()]
+            rows += [
+                [
+                    size,
+                    name,
+                    f"{t * 1000:.1f}" if name == CHECK else f"{t * 1000:.0f}",
+                    "" if name == CHECK else f"{t / base:.2f}x",
+                ]
+                for name, t in times.items()
+            ]
             print(f"done: {size} distributions", file=sys.stderr)
     print(table(["dists", "approach", "ms", "vs index warm"], rows))
 
