@@ -251,3 +251,48 @@ class TestListing:
         assert calls == [1]
         assert sorted(names) == sorted(f"e{i}" for i in range(16))
         assert len(f.plugins()) == 1
+
+
+class TestLayers:
+    """In-process plugins sit on top of the installed ones, read from the index or found by discovery."""
+
+    @pytest.fixture(params=["index", "discovery"])
+    def installed(
+        self, request: pytest.FixtureRequest, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+    ) -> Any:
+        monkeypatch.setenv("SPINCYCLE_JOBS_CACHE_DIR", str(tmp_path / "cache"))
+        Factory().types()  # builds the index
+        use_index = request.param == "index"
+
+        def make(**kwargs: Any) -> Factory:
+            factory = Factory(cache=use_index, **kwargs)
+            assert factory.used_index is use_index
+            return factory
+
+        return make
+
+    def test_same_type_as_an_installed_plugin_conflicts(self, installed: Any) -> None:
+        """An in-process plugin offering an installed type makes that type a conflict, naming both."""
+        factory = installed(plugins=[offering(noop=Echo)])
+        with pytest.raises(PluginError, match="'noop' is offered by more than one plugin") as info:
+            factory.make("noop", "n")
+        assert "'example'" in str(info.value)
+        assert "'offers-noop'" in str(info.value)
+        assert "noop" not in [t.type for t in factory.types()]
+        assert factory.make("sleep", "s").name() == "s"
+
+    def test_name_of_an_installed_plugin_is_taken(self, installed: Any) -> None:
+        """An in-process plugin cannot take an installed plugin's name; the installed one keeps working."""
+        factory = installed()
+        factory.register(offering(mine=Echo), name="example")
+        assert [p.name for p in factory.plugins()] == ["example"]
+        assert factory.plugins()[0].distribution == "spincycle-jobs-example"
+        with pytest.raises(UnknownJobTypeError):
+            factory.make("mine", "m")
+
+    def test_strict_conflict_with_an_installed_plugin(self, installed: Any) -> None:
+        """In strict mode, an in-process plugin offering an installed type raises at discovery."""
+        factory = installed()
+        with pytest.raises(PluginError, match="'sleep' is offered by more than one plugin"):
+            Factory(strict=True, plugins=[offering(sleep=Echo)]).types()
+        assert factory.make("sleep", "s").name() == "s"
