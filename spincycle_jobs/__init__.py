@@ -39,9 +39,11 @@ if TYPE_CHECKING:
     from ._chainrunner import ChainJobStatus
     from ._chainrunner import ChainResult
     from ._chainrunner import ChainRunner
+    from ._document import JobRecord
     from ._executor import Attempt
     from ._executor import Executor
     from ._executor import Outcome
+    from ._executor import run_attempt
     from ._markers import hookimpl
     from ._markers import hookspec
     from ._threadexec import ThreadExecutor
@@ -65,6 +67,7 @@ __all__ = [
     "JobError",
     "JobFactory",
     "JobNotFoundError",
+    "JobRecord",
     "MemoryRepo",
     "Outcome",
     "PluginError",
@@ -85,6 +88,7 @@ __all__ = [
     "get_data",
     "hookimpl",
     "hookspec",
+    "run_attempt",
 ]
 
 
@@ -92,7 +96,7 @@ def __dir__() -> list[str]:
     return sorted({*globals(), *__all__})
 
 
-#: Names whose modules load on first use: chains need hashlib, queue and json, which making a job does not.
+#: Names whose modules load on first use: chains need hashlib and json, which making a job does not.
 _LAZY = {
     "Attempt": "_executor",
     "Chain": "_chain",
@@ -103,8 +107,10 @@ _LAZY = {
     "ChainResult": "_chainrunner",
     "ChainRunner": "_chainrunner",
     "Executor": "_executor",
+    "JobRecord": "_document",
     "Outcome": "_executor",
     "ThreadExecutor": "_threadexec",
+    "run_attempt": "_executor",
 }
 
 

@@ -66,7 +66,10 @@ def _frozen_data(value: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
 @final
 @attrs.frozen
 class ChainJob:
-    """One job of a :class:`Chain`: where it stands in the graph and, once run, how it ended."""
+    """One job of a :class:`Chain`: where it stands in the graph and, once run, how it ended.
+
+    Its ``type`` and ``name`` are its record's.
+    """
 
     #: The job's id, unique in its chain.
     id: str

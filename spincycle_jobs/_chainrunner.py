@@ -61,7 +61,7 @@ class ChainResult:
 @final
 @attrs.frozen
 class ChainJobStatus:
-    """One running job, as :meth:`ChainRunner.status` reports it."""
+    """One running job, as :meth:`ChainRunner.status` reports it, with its id, ``type``, name and tries."""
 
     #: The job's id in the chain.
     id: str
@@ -291,7 +291,8 @@ class ChainRunner:
         error = None if outcome.error is None else ChainError(outcome.error, attempt.job_id)
         job.attempt = None
         job.returns.append(Return(outcome.state, outcome.exit, error, outcome.stdout, outcome.stderr))
-        job.job_data, job.error = _copy(outcome.job_data), outcome.error
+        # The outcome is the executor's to give: its job data is this runner's now, and only read.
+        job.job_data, job.error = outcome.job_data, outcome.error
         if self._stopped.is_set():
             self._end(job, State.COMPLETE if outcome.state == State.COMPLETE else State.STOPPED)
             return []
@@ -452,10 +453,11 @@ class ChainRunner:
                 job_id: RunResult(job.state, 0 if job.skipped else job.tries, tuple(job.returns))
                 for job_id, job in self._jobs.items()
             }
-            data = _copy(self._base)
+            data = dict(self._base)
             for job in sorted(self._jobs.values(), key=lambda j: j.finished or 0):
                 if job.state == State.COMPLETE:
-                    data.update(_copy(job.job_data or {}))
+                    data.update(job.job_data or {})
+            data = _copy(data)  # the caller's to change: shares nothing with the chain's records
             if all(job.state == State.COMPLETE for job in self._jobs.values()):
                 state = State.COMPLETE
             elif self._stopped.is_set():

@@ -174,6 +174,7 @@ def test_all_is_the_documented_api() -> None:
         "JobError",
         "JobFactory",
         "JobNotFoundError",
+        "JobRecord",
         "MemoryRepo",
         "Outcome",
         "PluginError",
@@ -194,4 +195,5 @@ def test_all_is_the_documented_api() -> None:
         "get_data",
         "hookimpl",
         "hookspec",
+        "run_attempt",
     }

@@ -367,7 +367,7 @@ def draw(chain: Chain, *, unicode: bool | None = None) -> str:
     id_width = max(len(clean(job.id)) for job in chain.jobs.values())
     what_width = max(len(clean(f"{job.type} {job.name!r}")) for job in chain.jobs.values())
     for number, jobs in sorted(by_layer.items()):
-        lines.append(f"     {piece['down']}")
+        lines.append(f"     {piece['down']}" if number > 1 else "")
         for i, job in enumerate(jobs):
             branch = piece["last"] if i == len(jobs) - 1 else piece["fork"]
             if len(jobs) == 1:
