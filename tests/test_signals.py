@@ -24,7 +24,7 @@ TIMES = 20
 
 
 def processes_with(marker: str) -> list[str]:
-    """Command lines of live processes that mention ``marker``: the job's, not the command line's own."""
+    """Command lines of live processes that take ``<n>.<marker>``: the job's, not the command line's own."""
     found = []
     for proc in Path("/proc").iterdir():
         try:
@@ -32,7 +32,7 @@ def processes_with(marker: str) -> list[str]:
             state = (proc / "stat").read_text().rpartition(")")[2].split()[0]
         except (OSError, IndexError):
             continue
-        if marker in cmdline and "spincycle_jobs" not in cmdline and state != "Z":
+        if f".{marker} " in cmdline and "spincycle_jobs" not in cmdline and state != "Z":
             found.append(cmdline)
     return found
 
@@ -82,7 +82,7 @@ IDS = ["sigterm", "sighup", "double-sigint"]
 
 def marker() -> str:
     """Digits unique to this run: ``sleep`` takes ``1000.<marker>`` as a number."""
-    return f"{os.getpid()}{time.monotonic_ns() % 10**9}"
+    return f"{os.getpid()}{time.monotonic_ns() % 10**9:09d}"
 
 
 @pytest.mark.parametrize(("signums", "code", "message"), CASES, ids=IDS)
@@ -101,7 +101,7 @@ def test_signal_stops_the_job_every_time(
 ) -> None:
     """The same, 20 times, several at once: never a process of the job left, never another exit code."""
     with ThreadPoolExecutor(4) as pool:
-        results = list(pool.map(lambda i: signal_run(signums, f"{marker()}{i}"), range(TIMES)))
+        results = list(pool.map(lambda i: signal_run(signums, f"{marker()}{i:03d}"), range(TIMES)))
     assert [(c, left) for c, _, left in results] == [(code, [])] * TIMES, [e for _, e, _ in results]
 
 

@@ -11,6 +11,8 @@ while the main thread waits for it and handles SIGINT (Ctrl-C), SIGTERM
   ``128 + signal number``, as a shell reports a process a signal ended;
 - a signal that was ignored when the command started (``nohup``, a
   background job) stays ignored;
+- once the work ended after a signal, more of them are ignored: the
+  command is exiting, as asked, and a late one cannot cut that short;
 - on a terminal, stderr shows the work's status line while it runs.
 
 A command that is stopped so exits with :func:`signal_exit` of the first
@@ -24,6 +26,7 @@ import signal
 import sys
 import threading
 from typing import TYPE_CHECKING
+from typing import Any
 from typing import Final
 from typing import Generic
 from typing import TypeVar
@@ -75,6 +78,23 @@ class _Interrupts:
         self.received: list[int] = []
         self.stopper: Call | None = None
         self._stop, self._what, self._announced = stop, what, 0
+        self._previous: dict[int, Any] = {}
+
+    def install(self) -> None:
+        """Handle the signals, but those ignored; only the main thread can."""
+        if threading.current_thread() is threading.main_thread():
+            for signum in SIGNALS:
+                if signal.getsignal(signum) is not signal.SIG_IGN:
+                    self._previous[signum] = signal.signal(signum, self.handle)
+
+    def uninstall(self) -> None:
+        """Restore the handlers; once a signal came, ignore more: the command is exiting, as asked.
+
+        (The interpreter resets a Python handler to the default as it exits,
+        so a late signal would otherwise kill it halfway through.)
+        """
+        for signum, handler in self._previous.items():
+            signal.signal(signum, signal.SIG_IGN if self.received else handler)
 
     def handle(self, signum: int, _frame: FrameType | None) -> None:
         self.received.append(signum)
@@ -110,11 +130,7 @@ def run_interruptibly(
     """
     what = clean(what)
     interrupts = _Interrupts(stop, what)
-    previous = {}
-    if threading.current_thread() is threading.main_thread():
-        for signum in SIGNALS:
-            if signal.getsignal(signum) is not signal.SIG_IGN:
-                previous[signum] = signal.signal(signum, interrupts.handle)
+    interrupts.install()
     worker = Call(work, f"run {what}")
     live = status is not None and sys.stderr.isatty()
     try:
@@ -125,8 +141,7 @@ def run_interruptibly(
             if live and worker.is_alive():
                 _show(status)
     finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
+        interrupts.uninstall()
         if live:
             err("\r\x1b[K", end="")
     interrupts.announce()
