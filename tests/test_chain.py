@@ -934,3 +934,41 @@ def test_importing_the_package_loads_no_chain_module() -> None:
     code = "import sys, spincycle_jobs; print(sorted(m for m in sys.modules if 'chain' in m or 'exec' in m))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+class TestStopInstalled:
+    def test_stop_cuts_an_installed_jobs_retry_wait_short(self, installed: Factory, tmp_path: Path) -> None:
+        """An example shell-command failing, an hour to wait before its next try: stop() ends the wait."""
+        log = tmp_path / "log"
+        chain = shells(installed, {"flaky": (f"echo try >> {log}; exit 1", [], 5)})
+        runner = ChainRunner(attrs.evolve(chain, jobs=_with_wait(chain, "flaky", 3600)))
+        wait = run_in_thread(runner)
+        while not any(s.status == "waiting to start try 2" for s in runner.status()):
+            threading.Event().wait(0.01)
+        runner.stop()
+        result = wait()
+        assert (result.state, result.jobs["flaky"].state, result.jobs["flaky"].tries) == (
+            State.STOPPED,
+            State.STOPPED,
+            1,
+        )
+        assert log.read_text() == "try\n"
+
+    def test_an_installed_job_that_outlasts_stop_timeout_is_marked_fail(
+        self, installed: Factory, tmp_path: Path
+    ) -> None:
+        """An example shell-command whose command ignores SIGTERM: FAIL after stop_timeout; chain STOPPED."""
+        started_file = tmp_path / "started"
+        chain = shells(installed, {"deaf": (f"trap '' TERM; touch {started_file}; sleep 30", [], 0)})
+        runner = ChainRunner(chain, stop_timeout=0.1)
+        wait = run_in_thread(runner)
+        while not started_file.exists():
+            threading.Event().wait(0.01)
+        runner.stop()
+        result = wait()
+        assert (result.state, result.jobs["deaf"].state) == (State.STOPPED, State.FAIL)
+        assert "did not return within 0.1s of stop()" in str(result.jobs["deaf"].returns[-1].error)
+
+
+def _with_wait(chain: Chain, job_id: str, seconds: float) -> dict[str, Any]:
+    return {**chain.jobs, job_id: attrs.evolve(chain.jobs[job_id], retry_wait=seconds)}

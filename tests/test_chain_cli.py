@@ -444,7 +444,9 @@ PUT_PLUGIN = {
                 job_data.setdefault("trail", []).append(self.name())
                 if self.conf.get("touch"):
                     open(self.conf["touch"], "w").close()
-                return Return(State.COMPLETE)
+                if self.conf.get("bad"):
+                    job_data["bad"] = {1, 2}
+                return Return(State[self.conf.get("state", "COMPLETE")])
         """,
 }
 
@@ -511,3 +513,52 @@ def test_job_data_flows_through_an_installed_plugin(make_venv: Any, tmp_path: Pa
     assert data["trail"] == ["root", "b", "c"]  # b finished last; a's list was its own
     document = Chain.from_json(create.stdout)
     assert document.jobs["a"].record.distribution == "put-jobs"
+    broken = tmp_path / "broken.toml"
+    broken.write_text(
+        textwrap.dedent("""\
+        request_id = "broken"
+        [args.put.bad]
+        bad = true
+        [args.put.quits]
+        state = "STOPPED"
+        [[jobs]]
+        id = "bad"
+        type = "put"
+        name = "bad"
+        [[jobs]]
+        id = "quits"
+        type = "put"
+        name = "quits"
+        [[jobs]]
+        id = "fine"
+        type = "put"
+        name = "fine"
+        [[jobs]]
+        id = "after"
+        type = "put"
+        name = "after"
+        after = ["bad", "quits"]
+        """)
+    )
+    create = subprocess.run(
+        [script, "chain", "create", broken], capture_output=True, text=True, env=clean_env(), check=False
+    )
+    run = subprocess.run(
+        [script, "chain", "run", "--from", "-", "--json"],
+        input=create.stdout,
+        capture_output=True,
+        text=True,
+        env=clean_env(),
+        timeout=WAIT,
+        check=False,
+    )
+    assert run.returncode == 1, run.stderr
+    jobs = json.loads(run.stdout)["jobs"]
+    assert "left job data that is not JSON data under key 'bad'" in jobs["bad"]["returns"][0]["error"]
+    assert [jobs[j]["state"] for j in ("bad", "quits", "fine", "after")] == [
+        "FAIL",
+        "STOPPED",
+        "COMPLETE",
+        "PENDING",
+    ]
+    assert json.loads(run.stdout)["state"] == "FAIL"  # a job that stops on its own fails the chain

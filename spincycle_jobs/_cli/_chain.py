@@ -8,15 +8,11 @@ from __future__ import annotations
 import json
 import os
 import sys
-import tempfile
 import threading
 from typing import TYPE_CHECKING
 from typing import Any
 from typing import Final
 
-from spincycle_jobs._chain import Chain
-from spincycle_jobs._chain import ChainBuilder
-from spincycle_jobs._chainrunner import ChainRunner
 from spincycle_jobs._state import State
 
 from ._common import EXIT_FAIL
@@ -37,8 +33,11 @@ from ._signals import signal_exit
 if TYPE_CHECKING:
     import argparse
 
+    from spincycle_jobs._chain import Chain
+    from spincycle_jobs._chain import ChainBuilder
     from spincycle_jobs._chain import ChainJob
     from spincycle_jobs._chainrunner import ChainResult
+    from spincycle_jobs._chainrunner import ChainRunner
     from spincycle_jobs._executor import Executor
 
     from ._common import Commands
@@ -136,6 +135,8 @@ def _builder(spec: dict[str, Any], where: str, opts: argparse.Namespace) -> Chai
     if not isinstance(jobs, list) or not jobs:
         msg = f"{where}: no [[jobs]]: a chain needs at least one job"
         raise UsageError(msg)
+    from spincycle_jobs._chain import ChainBuilder  # noqa: PLC0415 - other commands never load chains
+
     builder = ChainBuilder(request_id, args | kv_dict(opts.job_args), factory=factory(opts))
     for i, job in enumerate(jobs, 1):
         builder.job(**_job_options(job, f"{where}, job #{i}"))
@@ -188,6 +189,8 @@ def _create(opts: argparse.Namespace) -> int:
 
 
 def _read_chain(path: str) -> Chain:
+    from spincycle_jobs._chain import Chain  # noqa: PLC0415 - other commands never load chains
+
     try:
         if path == "-":
             text = sys.stdin.read()
@@ -202,6 +205,8 @@ def _read_chain(path: str) -> Chain:
 
 def _write_atomically(path: str, text: str) -> None:
     """Write ``text`` to ``path`` so that a reader, or a crash, sees the old file or the new, never half."""
+    import tempfile  # noqa: PLC0415 - only --save and -o write files
+
     folder = os.path.dirname(os.path.abspath(path))  # noqa: PTH100, PTH120 - plain str paths
     fd, tmp = tempfile.mkstemp(prefix=".chain-", suffix=".tmp", dir=folder)
     try:
@@ -250,6 +255,8 @@ def _run(opts: argparse.Namespace) -> int:
     if opts.save:
         save(chain)  # a path that cannot be written is bad input, found before anything runs
     executor = _executor(opts)
+    from spincycle_jobs._chainrunner import ChainRunner  # noqa: PLC0415 - other commands never load chains
+
     try:
         runner = ChainRunner(
             chain, executor=executor, stop_timeout=opts.stop_timeout, on_job_end=save if opts.save else None
