@@ -1,0 +1,454 @@
+"""Run the jobs of a chain on a Dask cluster: :class:`DaskExecutor`.
+
+Installed with the extra ``spincycle-jobs[dask]``; this is the one module
+of the package that imports :mod:`distributed`.
+
+Each try becomes one Dask task, :func:`run_try`, which makes,
+deserializes and runs the job on a worker with the worker's own
+:class:`~spincycle_jobs.Factory`, so the plugins must be installed on
+every worker. What the task receives and returns is JSON text (the
+:class:`~spincycle_jobs.Attempt` and :class:`~spincycle_jobs.Outcome` as
+JSON data), and the functions Dask ships are this module's, which Dask
+pickles by their name: no job object, and nothing else of ours, is ever
+pickled. Stop and status reach the job where it runs through a registry
+of the running jobs that each worker process keeps, and
+:meth:`distributed.Client.run`.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import logging
+import queue
+import threading
+import time
+import uuid
+import weakref
+from typing import TYPE_CHECKING
+from typing import Any
+from typing import Final
+from typing import TypeAlias
+
+import distributed
+
+from ._errors import JobError
+from ._executor import Attempt
+from ._executor import Outcome
+from ._executor import run_attempt
+from ._factory import Factory
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from ._job import Job
+
+__all__ = ["DaskExecutor", "run_try", "stop_try", "try_statuses"]
+
+_log = logging.getLogger(__name__)
+
+#: The event topic on which workers push small outcomes to the clients.
+_TOPIC: Final = "spincycle-jobs-outcome"
+#: The largest outcome pushed, in characters of JSON; the scheduler keeps the last 1,000 events.
+_PUSH_LIMIT: Final = 8192
+#: Seconds an ended try's task is kept at most, waiting for a submission to release it with.
+_RELEASE_AFTER: Final = 0.02
+#: How many task keys a worker remembers (tries it started, stops that came first).
+_REMEMBER: Final = 100_000
+
+# What one worker process knows; guarded by _lock.
+_lock = threading.Lock()
+_factory: Factory | None = None
+_running: dict[str, Job] = {}
+_started: collections.OrderedDict[str, None] = collections.OrderedDict()
+_early_stops: collections.OrderedDict[str, None] = collections.OrderedDict()
+
+
+def _remember(keys: collections.OrderedDict[str, None], key: str) -> None:
+    keys[key] = None
+    while len(keys) > _REMEMBER:
+        keys.popitem(last=False)
+
+
+def run_try(attempt_json: str, task_key: str) -> str:
+    """Run one try on this worker: the Dask task behind each try; not for direct use.
+
+    :param attempt_json: the :class:`~spincycle_jobs.Attempt` as JSON text.
+    :param task_key: the task's unique key, by which :func:`stop_try`
+        and :func:`try_statuses` name it.
+    :returns: the :class:`~spincycle_jobs.Outcome` as JSON text.
+    """
+    global _factory  # noqa: PLW0603 - one factory per worker process, made on first need
+    attempt = Attempt.from_dict(json.loads(attempt_json))
+    with _lock:
+        if task_key in _started:
+            msg = f"JobError: try {attempt.key!r} was started on this worker before; it does not run twice"
+            return json.dumps(Outcome.failed(msg, attempt.job_data).to_dict())
+        _remember(_started, task_key)
+        if _factory is None:
+            _factory = Factory()
+        factory = _factory
+
+    def started(job: Job) -> None:
+        with _lock:
+            _running[task_key] = job
+            stop = _early_stops.pop(task_key, 0) is None
+        if stop:
+            job.stop()
+
+    try:
+        outcome = run_attempt(factory, attempt, started)
+    finally:
+        with _lock:
+            _running.pop(task_key, None)
+    text = json.dumps(outcome.to_dict())
+    if len(text) <= _PUSH_LIMIT:  # sooner than the client could fetch the result
+        distributed.get_worker().log_event(_TOPIC, {"key": task_key, "outcome": text})
+    return text
+
+
+def stop_try(task_key: str) -> bool:
+    """Call ``stop()`` on the job of a try running on this worker; run by :meth:`distributed.Client.run`.
+
+    A stop that comes before the try starts here is kept, and the job is
+    stopped as soon as it is made.
+
+    :returns: whether the try was running here.
+    """
+    with _lock:
+        job = _running.get(task_key)
+        if job is None:
+            _remember(_early_stops, task_key)
+    if job is None:
+        return False
+    job.stop()
+    return True
+
+
+def try_statuses() -> dict[str, str]:
+    """Return the ``status()`` of every try running on this worker, by task key."""
+    with _lock:
+        running = list(_running.items())
+    statuses = {}
+    for task_key, job in running:
+        try:
+            statuses[task_key] = job.status()
+        except Exception as err:  # noqa: BLE001 - a job's broken status() must not break the others'
+            statuses[task_key] = f"status() raised {type(err).__name__}: {err}"
+    return statuses
+
+
+def _allowed_failures(dask_scheduler: Any) -> int:
+    return int(dask_scheduler.allowed_failures)
+
+
+Future: TypeAlias = "distributed.Future[str]"
+#: How a try's task ended: its future, the outcome a worker pushed (JSON text), or an outcome made here.
+_End: TypeAlias = "Future | str | Outcome"
+#: What the reporter thread reads: a task key and how its task ended, or ``None`` to stop.
+_Ended: TypeAlias = "tuple[str, _End] | None"
+
+
+class _Inbox:
+    """Routes the outcomes workers push, by task key, to the executors of one client."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.routes: dict[str, queue.SimpleQueue[_Ended]] = {}
+
+    def __call__(self, event: tuple[float, dict[str, str]]) -> None:
+        msg = event[1]
+        with self.lock:
+            ended = self.routes.get(msg["key"])
+        if ended is not None:
+            ended.put((msg["key"], msg["outcome"]))
+
+
+_inboxes: weakref.WeakKeyDictionary[distributed.Client, _Inbox] = weakref.WeakKeyDictionary()
+_inboxes_lock = threading.Lock()
+
+
+def _inbox(client: distributed.Client) -> _Inbox:
+    with _inboxes_lock:
+        if client not in _inboxes:
+            _inboxes[client] = _Inbox()
+            client.subscribe_topic(_TOPIC, _inboxes[client])  # type: ignore[no-untyped-call]
+        return _inboxes[client]
+
+
+class _Try:
+    """One try this executor started and has not yet reported."""
+
+    __slots__ = ("attempt", "done", "future", "task_key")
+
+    def __init__(self, attempt: Attempt, done: Callable[[Attempt, Outcome], None], task_key: str) -> None:
+        self.attempt = attempt
+        self.done = done
+        self.task_key = task_key
+        self.future: Future | None = None
+
+
+class DaskExecutor:
+    """Runs each try of a chain's jobs as a task on a Dask cluster (an :class:`~spincycle_jobs.Executor`).
+
+    The scheduler must never run a task again when its worker dies,
+    so that a try runs at most once and retries are the chain's alone: start
+    it with the setting ``distributed.scheduler.allowed-failures`` at 0
+    (environment variable ``DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES=0``).
+    A try whose worker dies ends ``FAIL``, with an error that says so.
+
+    :param address_or_client: the scheduler's address, such as
+        ``"tcp://10.0.0.5:8786"``, or a :class:`distributed.Client`,
+        which the executor uses and leaves open.
+    :param timeout: seconds to wait for the scheduler when connecting, and
+        at most for each :meth:`stop` and :meth:`status`.
+    :raises JobError: when the scheduler cannot be reached, or would run a
+        task again after its worker dies.
+    """
+
+    def __init__(self, address_or_client: str | distributed.Client, *, timeout: float = 10.0) -> None:
+        self._timeout = timeout
+        if isinstance(address_or_client, distributed.Client):
+            self._client = address_or_client
+            self._owns_client = False
+        else:
+            try:
+                self._client = distributed.Client(  # type: ignore[no-untyped-call]
+                    address_or_client, timeout=timeout, set_as_default=False
+                )
+            except (OSError, TimeoutError, ValueError) as err:
+                msg = f"cannot connect to the Dask scheduler at {address_or_client!r}: {err}"
+                raise JobError(msg) from None
+            self._owns_client = True
+        self._lock = threading.Lock()
+        self._tries: dict[str, _Try] = {}  # by task key
+        self._by_attempt: dict[str, _Try] = {}  # the same, by attempt key
+        self._to_release: list[Future] = []
+        self._closed = False
+        self._statuses: dict[str, str] = {}
+        self._statuses_at = -1.0
+        self._status_lock = threading.Lock()
+        self._ended: queue.SimpleQueue[_Ended] = queue.SimpleQueue()
+        self._reporter = threading.Thread(target=self._report, name="spincycle-jobs-dask", daemon=True)
+        try:
+            self._check_allowed_failures()
+            self._inbox = _inbox(self._client)
+        except BaseException:
+            self._close_client()
+            raise
+        self._reporter.start()
+
+    @property
+    def client(self) -> distributed.Client:
+        """The :class:`distributed.Client` the executor submits tries with."""
+        return self._client
+
+    def _check_allowed_failures(self) -> None:
+        try:
+            allowed = self._client.run_on_scheduler(_allowed_failures)  # type: ignore[no-untyped-call]
+        except Exception as err:  # noqa: BLE001 - a scheduler that cannot say is trusted, and told of
+            _log.warning("cannot read the Dask scheduler's allowed-failures (%s); it must be 0", err)
+            return
+        if allowed:
+            msg = (
+                f"the Dask scheduler at {self._client.scheduler_info().get('address')} has "
+                f"distributed.scheduler.allowed-failures = {allowed}: it would run a job again "
+                "when its worker dies; start it with DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES=0"
+            )
+            raise JobError(msg)
+
+    def start(self, attempt: Attempt, done: Callable[[Attempt, Outcome], None]) -> None:
+        """Submit one try as a Dask task and return at once; ``done`` is called from another thread."""
+        task_key = f"spincycle-jobs-try-{uuid.uuid4().hex}"
+        run = _Try(attempt, done, task_key)
+        with self._lock:
+            self._tries[task_key] = run
+            self._by_attempt[attempt.key] = run
+            closed = self._closed
+        if closed:  # nothing reads the queue any more: say so from a thread of its own
+            outcome = Outcome.failed("JobError: the Dask executor is closed", attempt.job_data)
+            threading.Thread(target=self._finish, args=(run, outcome), daemon=True).start()
+            return
+        with self._inbox.lock:
+            self._inbox.routes[task_key] = self._ended
+        try:
+            text = json.dumps(attempt.to_dict(), allow_nan=False)
+            future = self._client.submit(run_try, text, task_key, key=task_key, pure=False)
+            self._release()
+        except Exception as err:  # noqa: BLE001 - a try that cannot be submitted fails alone
+            msg = f"JobError: cannot submit the try to Dask: {type(err).__name__}: {err}"
+            self._ended.put((task_key, Outcome.failed(msg, attempt.job_data)))
+            return
+        run.future = future
+        future.add_done_callback(lambda fut: self._ended.put((task_key, fut)))  # type: ignore[no-untyped-call]
+
+    def stop(self, attempt: Attempt) -> None:
+        """Call the job's ``stop()`` on the worker that runs the try, or as soon as one starts it."""
+        with self._lock:
+            run = self._by_attempt.get(attempt.key)
+        if run is not None:
+            self._on_workers(stop_try, run.task_key)
+
+    def status(self, attempt: Attempt) -> str:
+        """Return the job's ``status()`` from the worker that runs it, or ``""`` when not running.
+
+        Statuses are fetched from all workers at once, at most every 0.2
+        seconds, however many tries are asked about.
+        """
+        with self._lock:
+            run = self._by_attempt.get(attempt.key)
+        if run is None:
+            return ""
+        with self._status_lock:
+            if time.monotonic() - self._statuses_at > 0.2:  # noqa: PLR2004 - a fresh enough status
+                statuses: dict[str, str] = {}
+                for answer in (self._on_workers(try_statuses) or {}).values():
+                    if isinstance(answer, dict):
+                        statuses.update(answer)
+                self._statuses = statuses
+                self._statuses_at = time.monotonic()
+            return self._statuses.get(run.task_key, "")
+
+    def close(self) -> None:
+        """Stop accepting tries and let go of the cluster; tries still running end ``FAIL`` at once.
+
+        The jobs of those tries are not stopped: call :meth:`stop` first for that.
+        A client the executor was given stays open.
+        """
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            left = list(self._tries)
+        msg = "JobError: the Dask executor was closed while the try ran"
+        for task_key in left:
+            self._ended.put((task_key, Outcome.failed(msg)))
+        self._ended.put(None)
+        if threading.current_thread() is not self._reporter:
+            self._reporter.join(self._timeout)
+        self._release()
+        self._close_client()
+
+    def _close_client(self) -> None:
+        if self._owns_client:
+            self._client.close(timeout=self._timeout)  # type: ignore[no-untyped-call]
+
+    def _on_workers(self, function: Callable[..., Any], *args: Any) -> dict[str, Any] | None:
+        """Run ``function`` on every worker, waiting at most ``timeout``; ``None`` when it did not answer."""
+        answer: list[dict[str, Any]] = []
+
+        def run() -> None:
+            try:
+                answer.append(self._client.run(function, *args, on_error="return"))
+            except Exception as err:  # noqa: BLE001 - a cluster that cannot answer is reported, not raised
+                _log.warning("cannot reach the Dask workers: %s: %s", type(err).__name__, err)
+
+        thread = threading.Thread(target=run, name="spincycle-jobs-dask-run", daemon=True)
+        thread.start()
+        thread.join(self._timeout)
+        return answer[0] if answer else None
+
+    def _report(self) -> None:
+        """Turn what ended into outcomes and call each ``done``, in this thread, until closed."""
+        while True:
+            try:
+                batch = [self._ended.get(timeout=_RELEASE_AFTER if self._to_release else None)]
+            except queue.Empty:
+                self._release()
+                continue
+            while not self._ended.empty():
+                batch.append(self._ended.get())
+            to_fetch = [fetch for entry in batch if entry is not None and (fetch := self._ended_one(*entry))]
+            texts = self._results([future for _, future in to_fetch])
+            for run, _ in to_fetch:
+                text = texts.get(run.task_key)
+                lost = "JobError: the try ended on Dask, but its outcome was lost"
+                self._finish(run, Outcome.failed(lost) if text is None else _read_outcome(run.attempt, text))
+            if None in batch:
+                return
+
+    def _ended_one(self, task_key: str, end: _End) -> tuple[_Try, Future] | None:
+        """Finish the try whose task ended, or return it with its future when its result must be fetched."""
+        with self._lock:
+            run = self._tries.get(task_key)
+        if run is None:
+            return None
+        if isinstance(end, str):
+            self._finish(run, _read_outcome(run.attempt, end))
+        elif isinstance(end, Outcome):
+            self._finish(run, end)
+        elif end.status == "finished":
+            return run, end
+        else:
+            self._finish(run, _lost(run.attempt, end))
+        return None
+
+    def _results(self, futures: list[Future]) -> dict[str, str]:
+        """Fetch the results of finished ``futures`` together, by task key; leave out what fails."""
+        if not futures:
+            return {}
+        try:
+            texts = self._client.gather(futures)  # type: ignore[no-untyped-call]
+            return {str(f.key): text for f, text in zip(futures, texts, strict=True)}
+        except Exception:  # noqa: BLE001 - one at a time, to tell the lost from the others
+            return dict(filter(None, map(self._result, futures)))
+
+    def _result(self, future: Future) -> tuple[str, str] | None:
+        try:
+            return str(future.key), self._client.gather(future)  # type: ignore[no-untyped-call]
+        except Exception as err:  # noqa: BLE001 - its try fails as lost
+            _log.warning("cannot fetch the outcome of %s: %s: %s", future.key, type(err).__name__, err)
+            return None
+
+    def _release(self) -> None:
+        """Let go of the tasks of ended tries.
+
+        The client's messages to the scheduler go out at most every 10 ms,
+        so a release sent on its own would hold back the next try's
+        submission: releases go out with the next submission instead, or
+        after :data:`_RELEASE_AFTER` seconds without one.
+        """
+        with self._lock:
+            futures, self._to_release = self._to_release, []
+        for future in futures:
+            future.release()  # type: ignore[no-untyped-call]
+
+    def _finish(self, run: _Try, outcome: Outcome) -> None:
+        """Let go of the try's task and call its ``done``, unless that was done already."""
+        with self._lock:
+            if self._tries.get(run.task_key) is not run:
+                return
+            del self._tries[run.task_key]
+            if self._by_attempt.get(run.attempt.key) is run:
+                del self._by_attempt[run.attempt.key]
+        with self._inbox.lock:
+            self._inbox.routes.pop(run.task_key, None)
+        try:
+            run.done(run.attempt, outcome)
+        except Exception:  # noqa: BLE001 - a broken callback must not stop the reports of other tries
+            _log.exception("the done callback of try %r raised", run.attempt.key)
+        if run.future is not None:
+            with self._lock:
+                self._to_release.append(run.future)
+
+
+def _read_outcome(attempt: Attempt, text: str) -> Outcome:
+    """Read the outcome a worker sent back as JSON text."""
+    try:
+        return Outcome.from_dict(json.loads(text))
+    except Exception as err:  # noqa: BLE001 - any malformed answer fails the try
+        msg = f"JobError: the Dask worker sent back an unreadable outcome: {type(err).__name__}: {err}"
+        return Outcome.failed(msg, attempt.job_data)
+
+
+def _lost(attempt: Attempt, future: Future) -> Outcome:
+    """Return how a try whose task erred or was cancelled ended."""
+    if future.status == "error":
+        err = future.exception()  # type: ignore[no-untyped-call]
+        if isinstance(err, distributed.KilledWorker):
+            msg = f"JobError: the Dask worker running the try died, and the try with it ({err})"
+        else:
+            msg = f"JobError: the try could not run on the Dask worker: {type(err).__name__}: {err}"
+        return Outcome.failed(msg, attempt.job_data)
+    msg = f"JobError: the Dask cluster lost the try (its task is {future.status})"
+    return Outcome.failed(msg, attempt.job_data)
