@@ -1,0 +1,460 @@
+"""DaskExecutor against a real Dask cluster on this machine: worker processes, real plugins, real signals.
+
+One ``LocalCluster`` with two worker processes serves the whole session.
+Besides the example plugin (installed in this venv), the workers have a
+``probe`` job that this process does not: a plugin distribution
+installed into a folder of its own, which each worker adds to its path
+when it starts. Chains with ``probe`` jobs are created by ``chain
+create`` in a process that has the folder too.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+from typing import Any
+
+import attrs
+import pytest
+
+from spincycle_jobs import Chain
+from spincycle_jobs import ChainRunner
+from spincycle_jobs import Factory
+from spincycle_jobs import JobError
+from spincycle_jobs import State
+from spincycle_jobs._document import JobRecord
+from spincycle_jobs._executor import Attempt
+from spincycle_jobs._executor import Outcome
+
+from .conftest import clean_env
+from .conftest import pip
+from .conftest import write_project
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from collections.abc import Iterator
+
+distributed = pytest.importorskip("distributed", reason="the README's test command installs the dask extra")
+pytest.importorskip("spincycle_jobs_example", reason="the README's test command installs the example plugin")
+
+from spincycle_jobs.dask import DaskExecutor  # noqa: E402 - after the skips
+from spincycle_jobs.dask import stop_try  # noqa: E402
+
+WAIT = 60.0
+
+PROBE_PLUGIN = {
+    "plugin.py": """\
+        from spincycle_jobs import hookimpl
+
+        @hookimpl
+        def spincycle_jobs_job_types():
+            return {"probe": "probe_jobs.probe:Probe"}
+        """,
+    "probe.py": """\
+        import os, time
+        import attrs
+        from spincycle_jobs import BaseJob, Return, State
+
+        @attrs.define
+        class Probe(BaseJob):
+            '''Does what job arg ``probe`` says for its name; records what it saw in job data.'''
+
+            conf: dict = attrs.Factory(dict)
+
+            def create(self, job_args):
+                self.conf = job_args.get("probe", {}).get(self.name(), {})
+
+            def run(self, job_data):
+                conf = self.conf
+                if conf.get("log"):
+                    with open(conf["log"], "a") as log:
+                        log.write(self.name() + "\\n")
+                job_data["start_" + self.name()] = time.time()
+                job_data["pid_" + self.name()] = os.getpid()
+                if conf.get("touch"):
+                    open(conf["touch"], "w").close()
+                wait_for = conf.get("wait_for")
+                while wait_for and not os.path.exists(wait_for) and not self.wait(0.01):
+                    pass
+                job_data.setdefault("trail", []).append(self.name())
+                job_data["end_" + self.name()] = time.time()
+                if conf.get("fail_unless") and not os.path.exists(conf["fail_unless"]):
+                    return Return(State.FAIL, exit=3)
+                return Return(State.STOPPED if self.stopped else State.COMPLETE)
+        """,
+}
+
+
+def wait_until(check: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + WAIT
+    while not check():
+        assert time.monotonic() < deadline, f"{what} never happened"
+        time.sleep(0.02)
+
+
+@pytest.fixture(scope="session")
+def probe_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder with the probe plugin installed in it, and nothing else."""
+    where = tmp_path_factory.mktemp("probe")
+    project = write_project(where, "probe-jobs", "1.0", PROBE_PLUGIN, "probe = probe_jobs.plugin")
+    site = where / "site"
+    pip("install", "--no-deps", "--no-build-isolation", "--no-index", "--target", site, project)
+    return site
+
+
+@pytest.fixture(scope="session")
+def cluster(probe_site: Path) -> Iterator[Any]:
+    """Two worker processes of two threads each; a worker that dies is never asked to run its task again."""
+    import dask  # noqa: PLC0415 - only these tests need it
+
+    preload = f"import site; site.addsitedir({str(probe_site)!r})"
+    with (
+        dask.config.set({"distributed.scheduler.allowed-failures": 0}),
+        distributed.LocalCluster(
+            processes=True,
+            n_workers=2,
+            threads_per_worker=2,
+            host="127.0.0.1",
+            dashboard_address=None,
+            memory_limit="1GiB",
+            preload=[preload],
+        ) as local,
+    ):
+        yield local
+
+
+@pytest.fixture(scope="session")
+def client(cluster: Any) -> Iterator[Any]:
+    with distributed.Client(cluster, set_as_default=False) as dask_client:
+        yield dask_client
+
+
+@pytest.fixture
+def executor(client: Any) -> Iterator[DaskExecutor]:
+    client.wait_for_workers(2, timeout=WAIT)  # a test may have killed one: its nanny starts another
+    dask_executor = DaskExecutor(client)
+    yield dask_executor
+    dask_executor.close()
+
+
+class Ends:
+    """Collects ``done`` calls, and waits for them."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[Attempt, Outcome]] = []
+        self.cond = threading.Condition()
+
+    def __call__(self, attempt: Attempt, outcome: Outcome) -> None:
+        with self.cond:
+            self.calls.append((attempt, outcome))
+            self.cond.notify_all()
+
+    def wait(self, count: int = 1) -> list[Outcome]:
+        with self.cond:
+            assert self.cond.wait_for(lambda: len(self.calls) >= count, WAIT), "done was never called"
+            return [outcome for _, outcome in self.calls]
+
+
+def attempt(job_type: str, job_id: str = "j", job_args: dict[str, Any] | None = None) -> Attempt:
+    record = JobRecord.create(Factory(), job_type, job_id, dict(job_args or {}))
+    return Attempt("req", job_id, record, {"given": [1]}, 1)
+
+
+def probe_chain(tmp_path: Path, jobs: str, probe: dict[str, Any], probe_site: Path) -> Chain:
+    """Build a chain of probe jobs with ``chain create``, in a process that has the probe plugin."""
+    spec = tmp_path / "spec.toml"
+    spec.write_text(f'request_id = "probe-{tmp_path.name}"\n' + textwrap.dedent(jobs))
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "spincycle_jobs",
+            "chain",
+            "create",
+            spec,
+            "-a",
+            f"probe:={json.dumps(probe)}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=WAIT,
+        check=False,
+        env=clean_env(PYTHONPATH=str(probe_site)),
+    )
+    assert proc.returncode == 0, proc.stderr
+    return Chain.from_json(proc.stdout)
+
+
+def job(job_id: str, after: tuple[str, ...] = (), retry: int = 0) -> str:
+    return f"""
+        [[jobs]]
+        id = "{job_id}"
+        type = "probe"
+        name = "{job_id}"
+        after = {json.dumps(list(after))}
+        retry = {retry}
+        """
+
+
+def test_the_core_package_never_imports_dask() -> None:
+    """``import spincycle_jobs`` and a chain run on the ThreadExecutor load neither dask nor distributed."""
+    code = textwrap.dedent("""\
+        import sys
+        from spincycle_jobs import ChainBuilder, ChainRunner, State
+        chain = ChainBuilder("r", {"duration": 0}).job("a", "noop", "a").job("b", "sleep", "b", after=["a"])
+        chain = chain.build()
+        assert ChainRunner(chain).run({"x": 1}).state == State.COMPLETE
+        import spincycle_jobs._cli, spincycle_jobs._cli._chain
+        print(sorted({m.split(".")[0] for m in sys.modules} & {"dask", "distributed"}))
+        """)
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=clean_env(),
+        check=False,
+        timeout=WAIT,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["[]"]
+
+
+class TestExecutor:
+    def test_a_try_runs_on_a_worker(self, executor: DaskExecutor) -> None:
+        """The try runs in a worker process, made there by the worker's factory; JSON comes back."""
+        ends = Ends()
+        executor.start(attempt("shell-command", "sh", {"cmd": "sh", "args": ["-c", "echo $PPID"]}), ends)
+        (outcome,) = ends.wait()
+        assert outcome.state == State.COMPLETE, outcome
+        assert int(outcome.stdout) != os.getpid()
+        assert outcome.job_data == {"given": [1]}
+
+    def test_a_type_unknown_on_the_workers_fails_alone(self, executor: DaskExecutor) -> None:
+        """A record whose type no worker offers, or from another distribution, ends FAIL saying why."""
+        good = attempt("noop")
+        unknown = Attempt("req", "nope", attrs.evolve(good.record, type="nope", name="nope"), {}, 1)
+        other = Attempt(
+            "req", "o", JobRecord("noop", "o", good.record.data, {}, "x", "other-dist", "1"), {}, 1
+        )
+        ends = Ends()
+        executor.start(unknown, ends)
+        executor.start(other, ends)
+        ends.wait(2)
+        outcomes = {a.job_id: o for a, o in ends.calls}
+        assert outcomes["nope"].state == State.FAIL
+        assert "cannot make job 'nope'" in (outcomes["nope"].error or "")
+        assert "UnknownJobTypeError: unknown job type 'nope'" in (outcomes["nope"].error or "")
+        assert "created by distribution 'other-dist'" in (outcomes["o"].error or "")
+
+    def test_stop_reaches_the_job_on_its_worker(self, executor: DaskExecutor) -> None:
+        """status() comes from the job on its worker; stop() calls its stop(): STOPPED, long before 600 s."""
+        sleep = attempt("sleep", "s", {"duration": 600})
+        ends = Ends()
+        executor.start(sleep, ends)
+        wait_until(lambda: "left of 600s" in executor.status(sleep), "the job's status")
+        executor.stop(sleep)
+        (outcome,) = ends.wait()
+        assert outcome.state == State.STOPPED
+        assert executor.status(sleep) == ""
+
+    def test_a_stop_before_the_try_starts_stops_it_when_it_does(self, executor: DaskExecutor) -> None:
+        """stop() right after start(): the job is stopped as soon as a worker makes it."""
+        sleep = attempt("sleep", "early", {"duration": 600})
+        ends = Ends()
+        executor.start(sleep, ends)
+        executor.stop(sleep)
+        assert ends.wait()[0].state == State.STOPPED
+
+    def test_a_killed_worker_fails_the_try_which_ran_once(
+        self, executor: DaskExecutor, client: Any, tmp_path: Path
+    ) -> None:
+        """SIGKILL to the worker running a shell job: FAIL saying the worker died; the command ran once."""
+        log, pidfile = tmp_path / "log", tmp_path / "pid"
+        script = f"echo ran >> {log}; echo $$ > {pidfile}.tmp; mv {pidfile}.tmp {pidfile}; exec sleep 600"
+        shell = attempt("shell-command", "doomed", {"cmd": "sh", "args": ["-c", script]})
+        ends = Ends()
+        executor.start(shell, ends)
+        wait_until(pidfile.exists, "the job's command starting")
+        command = int(pidfile.read_text())
+        worker = parent_of(command)
+        assert worker in client.run(os.getpid).values()
+        try:
+            os.kill(worker, signal.SIGKILL)
+            (outcome,) = ends.wait()
+        finally:
+            with_pid_gone(command)
+        assert outcome.state == State.FAIL
+        assert "the Dask worker running the try died" in (outcome.error or "")
+        assert outcome.job_data == {"given": [1]}
+        client.wait_for_workers(2, timeout=WAIT)
+        assert log.read_text() == "ran\n"
+
+    def test_close_ends_the_tries_left_and_does_not_hang(self, client: Any) -> None:
+        """close() with a try running: its done is called once, FAIL; a start after close fails it too."""
+        dask_executor = DaskExecutor(client)
+        sleep = attempt("sleep", "left", {"duration": 600})
+        ends = Ends()
+        dask_executor.start(sleep, ends)
+        wait_until(lambda: dask_executor.status(sleep) != "", "the job starting")
+        task_key = dask_executor._by_attempt[sleep.key].task_key
+        dask_executor.close()
+        dask_executor.close()
+        dask_executor.start(attempt("noop", "late"), ends)
+        outcomes = ends.wait(2)
+        assert any(client.run(stop_try, task_key).values())  # no worker thread sleeps on
+        assert [a.job_id for a, _ in ends.calls] == ["left", "late"]
+        assert all(o.state == State.FAIL for o in outcomes)
+        assert "closed" in (outcomes[1].error or "")
+
+    def test_a_scheduler_that_runs_tasks_again_is_refused(self, cluster: Any, client: Any) -> None:
+        """allowed-failures above 0 could run a job twice: the executor refuses the scheduler."""
+        cluster.scheduler.allowed_failures = 3
+        try:
+            with pytest.raises(JobError, match="allowed-failures = 3"):
+                DaskExecutor(client)
+        finally:
+            cluster.scheduler.allowed_failures = 0
+
+    def test_an_address_nobody_listens_on_is_a_job_error(self) -> None:
+        """A scheduler that cannot be reached: a JobError naming the address."""
+        with pytest.raises(JobError, match=r"cannot connect to the Dask scheduler at 'tcp://127.0.0.1:\d+'"):
+            DaskExecutor(f"tcp://127.0.0.1:{free_port()}", timeout=0.5)
+
+
+class TestChains:
+    def test_plugins_on_the_workers_only(
+        self, executor: DaskExecutor, probe_site: Path, tmp_path: Path
+    ) -> None:
+        """probe is installed on the workers, not here: the chain completes there."""
+        assert "probe" not in {t.type for t in Factory().types()}
+        chain = probe_chain(tmp_path, job("a"), {}, probe_site)
+        result = ChainRunner(chain, executor=executor).run()
+        assert result.state == State.COMPLETE
+        assert result.job_data["trail"] == ["a"]
+
+    def test_parallel_branches_overlap_and_share_no_job_data(
+        self, executor: DaskExecutor, probe_site: Path, tmp_path: Path
+    ) -> None:
+        """b and c run at once (each waits for the other to start); d gets the last to finish's data."""
+        b_on, c_on = tmp_path / "b-on", tmp_path / "c-on"
+        jobs = job("a") + job("b", ("a",)) + job("c", ("a",)) + job("d", ("b", "c"))
+        probe = {
+            "b": {"touch": str(b_on), "wait_for": str(c_on)},
+            "c": {"touch": str(c_on), "wait_for": str(b_on)},
+        }
+        chain = probe_chain(tmp_path, jobs, probe, probe_site)
+        result = ChainRunner(chain, executor=executor).run({"given": True})
+        assert result.state == State.COMPLETE
+        data = {job_id: dict(run.job_data or {}) for job_id, run in result.chain.jobs.items()}
+        assert max(data["b"]["start_b"], data["c"]["start_c"]) < min(data["b"]["end_b"], data["c"]["end_c"])
+        assert data["b"]["trail"] == ["a", "b"]
+        assert data["c"]["trail"] == ["a", "c"]
+        last = "b" if result.job_data["trail"][1] == "b" else "c"
+        assert result.job_data["trail"] in (["a", "b", "d"], ["a", "c", "d"])
+        assert data["d"]["trail"] == ["a", last, "d"]
+        assert result.job_data["given"] is True
+        assert {data[j]["pid_" + j] for j in "abcd"} != {os.getpid()}
+
+    def test_a_failure_keeps_what_depends_on_it_from_starting(
+        self, executor: DaskExecutor, probe_site: Path, tmp_path: Path
+    ) -> None:
+        """b fails: d after it never starts, c beside it completes; the chain fails."""
+        jobs = job("a") + job("b", ("a",)) + job("c", ("a",)) + job("d", ("b",))
+        chain = probe_chain(tmp_path, jobs, {"b": {"fail_unless": str(tmp_path / "never")}}, probe_site)
+        result = ChainRunner(chain, executor=executor).run()
+        assert result.state == State.FAIL
+        assert {j: (r.state, r.tries) for j, r in result.jobs.items()} == {
+            "a": (State.COMPLETE, 1),
+            "b": (State.FAIL, 1),
+            "c": (State.COMPLETE, 1),
+            "d": (State.PENDING, 0),
+        }
+
+    def test_retries_are_the_chains(self, executor: DaskExecutor, probe_site: Path, tmp_path: Path) -> None:
+        """A try that fails gets its next try on the cluster; each try ran exactly once."""
+        log, ok = tmp_path / "log", tmp_path / "ok"
+        jobs = job("a", retry=3)
+        chain = probe_chain(tmp_path, jobs, {"a": {"log": str(log), "fail_unless": str(ok)}}, probe_site)
+        runner = ChainRunner(chain, executor=executor)
+
+        def fix_after_two() -> None:
+            wait_until(lambda: log.exists() and log.read_text().count("a") >= 2, "two tries")
+            ok.touch()
+
+        fixer = threading.Thread(target=fix_after_two)
+        fixer.start()
+        result = runner.run()
+        fixer.join()
+        assert result.state == State.COMPLETE
+        tries = result.jobs["a"].tries
+        assert tries >= 2
+        assert log.read_text() == "a\n" * tries
+
+    def test_resume_from_a_saved_document(
+        self, executor: DaskExecutor, probe_site: Path, tmp_path: Path
+    ) -> None:
+        """A failed run saved and resumed: completed jobs are skipped with their job data, the rest run."""
+        log, ok = tmp_path / "log", tmp_path / "ok"
+        jobs = job("a") + job("b", ("a",)) + job("c", ("b",))
+        probe = {j: {"log": str(log)} for j in "abc"} | {"b": {"log": str(log), "fail_unless": str(ok)}}
+        chain = probe_chain(tmp_path, jobs, probe, probe_site)
+        first = ChainRunner(chain, executor=executor).run()
+        assert first.state == State.FAIL
+        saved = first.chain.to_json()
+        ok.touch()
+        resumed = ChainRunner(Chain.from_json(saved), executor=executor).run()
+        assert resumed.state == State.COMPLETE
+        assert {j: r.tries for j, r in resumed.jobs.items()} == {"a": 0, "b": 1, "c": 1}
+        assert log.read_text().split() == ["a", "b", "b", "c"]
+        assert resumed.job_data["trail"] == ["a", "b", "c"]
+
+    def test_stop_stops_the_running_jobs_on_the_workers(
+        self, executor: DaskExecutor, probe_site: Path, tmp_path: Path
+    ) -> None:
+        """ChainRunner.stop(): the running probe (waiting for a file that never comes) ends STOPPED."""
+        on = tmp_path / "on"
+        jobs = job("a") + job("b", ("a",))
+        chain = probe_chain(
+            tmp_path, jobs, {"a": {"touch": str(on), "wait_for": str(tmp_path / "never")}}, probe_site
+        )
+        runner = ChainRunner(chain, executor=executor)
+
+        def stop_once_a_runs() -> None:
+            wait_until(on.exists, "a starting")
+            runner.stop()
+
+        stopper = threading.Thread(target=stop_once_a_runs)
+        stopper.start()
+        result = runner.run()
+        stopper.join()
+        assert result.state == State.STOPPED
+        assert {j: r.state for j, r in result.jobs.items()} == {"a": State.STOPPED, "b": State.PENDING}
+
+
+def parent_of(pid: int) -> int:
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return int(stat.rsplit(")", 1)[1].split()[1])
+
+
+def with_pid_gone(pid: int) -> None:
+    """Kill ``pid`` if it still runs: a command its killed worker left behind."""
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        return
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
