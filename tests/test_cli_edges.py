@@ -229,7 +229,7 @@ class TestOptions:
             (["--timeout", "1e10"], "argument --timeout: seconds must be a number from 0"),
             (["--retry-wait", "inf"], "argument --retry-wait: seconds must be a number from 0"),
             (["--timeout", "0"], "bad timeout=0.0"),
-            (["-a", 'k:={"r": NaN}'], "the value after := is not JSON (NaN is not JSON)"),
+            (["-a", 'k:={"r": NaN}'], "the value after := is not JSON (NaN is not a JSON value)"),
             (["-a", "k:=1e999"], "number 1e999 is out of range"),
             (["-a", "k:=" + "[" * 100_000], "nested more than 100 levels deep"),
             (["-a", "k:=" + "[" * 101 + "]" * 101], "nested more than 100 levels deep"),

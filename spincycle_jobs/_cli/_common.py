@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import threading
 from collections.abc import Callable
@@ -26,6 +25,8 @@ from typing import Final
 from typing import NoReturn
 from typing import TextIO
 from typing import TypeAlias
+
+from spincycle_jobs._codec import loads
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -219,19 +220,6 @@ def seconds(text: str) -> float:
     return value
 
 
-def _finite(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        msg = f"number {text} is out of range"
-        raise ValueError(msg)
-    return value
-
-
-def _refuse_constant(name: str) -> NoReturn:
-    msg = f"{name} is not JSON"
-    raise ValueError(msg)
-
-
 def _too_deep(value: Any) -> bool:
     stack = [(value, 1)]
     while stack:
@@ -244,12 +232,12 @@ def _too_deep(value: Any) -> bool:
 
 
 def parse_json(text: str) -> Any:
-    """Parse strict JSON: no NaN or Infinity, no number out of range, at most ``MAX_JSON_DEPTH`` deep.
+    """Parse strict JSON, as the kit's codec does, at most ``MAX_JSON_DEPTH`` deep.
 
     :raises ValueError: saying what is wrong.
     """
     try:
-        value = json.loads(text, parse_float=_finite, parse_constant=_refuse_constant)
+        value = loads(text)
     except RecursionError:
         value = None
         too_deep = True
@@ -261,13 +249,17 @@ def parse_json(text: str) -> Any:
     return value
 
 
+_SHOWN: Final = 60  # characters of a bad value an error message repeats
+
+
 def _kv(option: str) -> Callable[[str], tuple[str, Any, bool]]:
     """Parse ``KEY=VALUE`` (a string) or ``KEY:=JSON`` (a typed value) for ``option``."""
 
     def parse(text: str) -> tuple[str, Any, bool]:
         key, sep, value = text.partition("=")
         if not sep or not key or key == ":":
-            msg = f"malformed {option} {clean(text)!r}: expected KEY=VALUE or KEY:=JSON"
+            shown = text if len(text) <= _SHOWN else f"{text[:_SHOWN]}..."
+            msg = f"malformed {option} {clean(shown)!r}: expected KEY=VALUE or KEY:=JSON"
             raise argparse.ArgumentTypeError(msg)
         if not key.endswith(":"):
             return key, value, False
