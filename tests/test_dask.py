@@ -458,3 +458,160 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+@pytest.fixture
+def dask_processes(tmp_path: Path) -> Iterator[str]:
+    """A real ``dask scheduler`` and ``dask worker`` on 127.0.0.1, at the address yielded; none left after."""
+    dask = Path(sys.executable).parent / "dask"
+    port = free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    env = clean_env(DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES="0")
+    logs = tmp_path / "dask-logs"
+    logs.mkdir()
+    started = []
+    try:
+        for name, args in [
+            ("scheduler", ["scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"]),
+            (
+                "worker",
+                [
+                    "worker",
+                    address,
+                    "--host",
+                    "127.0.0.1",
+                    "--no-dashboard",
+                    "--nworkers",
+                    "1",
+                    "--nthreads",
+                    "2",
+                    "--memory-limit",
+                    "1GiB",
+                    "--local-directory",
+                    str(logs),
+                ],
+            ),
+        ]:
+            with (logs / f"{name}.log").open("w") as log:
+                started.append(
+                    subprocess.Popen(
+                        [dask, *args], stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
+                    )
+                )
+        with distributed.Client(address, timeout=WAIT, set_as_default=False) as dask_client:
+            dask_client.wait_for_workers(1, timeout=WAIT)
+        yield address
+    finally:
+        for proc in reversed(started):
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(WAIT)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+    strays = [pid for proc in started for pid in session_members(proc.pid)]
+    assert strays == [], f"dask processes left running: {strays}"
+
+
+def session_members(sid: int) -> list[int]:
+    """The pids of the live processes of session ``sid``."""
+    members = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[3]) == sid and fields[0] != "Z":
+                members.append(int(entry.name))
+    return members
+
+
+def cli(*args: str | Path, **popen: Any) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "spincycle_jobs", *map(str, args)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=clean_env(),
+        **popen,
+    )
+
+
+@pytest.mark.slow
+def test_chain_run_on_a_dask_scheduler_and_worker(dask_processes: str, tmp_path: Path) -> None:
+    """``chain run --executor dask`` against real processes: a run completes; Ctrl-C stops the next one."""
+    spec, doc = tmp_path / "spec.toml", tmp_path / "chain.json"
+    pidfile = tmp_path / "pid"
+    spec.write_text(
+        textwrap.dedent(f"""\
+        request_id = "on-dask"
+        [args]
+        duration = 0.05
+        cmd = "sh"
+        args = ["-c", "if [ -e {pidfile}.go ]; then echo $$ > {pidfile}; exec sleep 600; fi; echo built"]
+        [[jobs]]
+        id = "fetch"
+        type = "noop"
+        name = "fetch"
+        [[jobs]]
+        id = "wait"
+        type = "sleep"
+        name = "wait"
+        after = ["fetch"]
+        [[jobs]]
+        id = "build"
+        type = "shell-command"
+        name = "build"
+        after = ["wait"]
+        [[jobs]]
+        id = "publish"
+        type = "noop"
+        name = "publish"
+        after = ["wait", "build"]
+        """)
+    )
+    created = cli("chain", "create", spec, "-o", doc)
+    assert created.communicate(timeout=WAIT)[1] == ""
+    assert created.returncode == 0
+    run_args: list[str | Path] = [
+        "chain",
+        "run",
+        "--from",
+        doc,
+        "--executor",
+        "dask",
+        "--scheduler",
+        dask_processes,
+        "--json",
+    ]
+
+    done = cli(*run_args)
+    out, err = done.communicate(timeout=WAIT)
+    assert done.returncode == 0, out + err
+    report = json.loads(out)
+    assert report["state"] == "COMPLETE"
+    assert report["jobs"]["build"]["returns"][0]["stdout"] == "built\n"
+
+    Path(f"{pidfile}.go").touch()
+    running = cli(*run_args)
+    try:
+        wait_until(lambda: pidfile.exists() and pidfile.read_text().strip() != "", "the command starting")
+        running.send_signal(signal.SIGINT)
+        out, err = running.communicate(timeout=WAIT)
+    finally:
+        running.kill()
+        running.communicate()
+    assert running.returncode == 1, err
+    report = json.loads(out)
+    assert report["state"] == "STOPPED"
+    assert {j: v["state"] for j, v in report["jobs"].items()} == {
+        "fetch": "COMPLETE",
+        "wait": "COMPLETE",
+        "build": "STOPPED",
+        "publish": "PENDING",
+    }
+    command = Path(f"/proc/{pidfile.read_text().strip()}")
+    wait_until(
+        lambda: not command.exists() or command.joinpath("stat").read_text().split()[2] == "Z", "the end"
+    )
