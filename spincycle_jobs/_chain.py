@@ -86,7 +86,7 @@ class ChainJob:
     #: Tries of the last run that reached this job.
     tries: int = 0
     #: The job data as the job left it (read-only), or ``None`` before it ran.
-    job_data: Mapping[str, Any] | None = attrs.field(default=None, converter=_frozen_data, eq=False)
+    job_data: Mapping[str, Any] | None = attrs.field(default=None, converter=_frozen_data)
     #: The last try's error, ``"Type: message"``, or ``None``.
     error: str | None = None
     #: When the job completed, as its place among the chain's completed jobs
