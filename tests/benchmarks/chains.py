@@ -115,16 +115,52 @@ def thread_cases(stack: contextlib.ExitStack, factory: Factory) -> list[Case]:
     ]
 
 
-# ---------------------------------------------------------------------------
-# The Dask rows. Return Cases as thread_cases does: a baseline running the
-# same graph as trivial Dask tasks, and DaskExecutor held to ratio <= 1.5.
-# Set the cluster up on ``stack`` so that it closes when the benchmark ends.
-# ---------------------------------------------------------------------------
+def _trivial(*_after: object) -> None:
+    """A Dask task that does nothing, after the tasks it is given."""
 
 
 def dask_cases(stack: contextlib.ExitStack, factory: Factory) -> list[Case]:
-    """No Dask rows yet."""
-    return []
+    """Dask running the graph as trivial tasks, and :class:`ChainRunner` on a :class:`DaskExecutor`.
+
+    Both on one ``LocalCluster`` of two worker processes with two threads
+    each, on 127.0.0.1, started here.
+    """
+    import dask  # noqa: PLC0415 - only the Dask rows need it
+    import distributed  # noqa: PLC0415
+
+    from spincycle_jobs.dask import DaskExecutor  # noqa: PLC0415
+
+    stack.enter_context(dask.config.set({"distributed.scheduler.allowed-failures": 0}))
+    cluster = stack.enter_context(
+        distributed.LocalCluster(  # type: ignore[no-untyped-call]
+            processes=True, n_workers=2, threads_per_worker=2, host="127.0.0.1", dashboard_address=None
+        )
+    )
+    client = stack.enter_context(distributed.Client(cluster, set_as_default=False))  # type: ignore[no-untyped-call]
+    executor = DaskExecutor(client)
+    stack.callback(executor.close)
+
+    def tasks(graph: Graph) -> float:
+        start = time.perf_counter()
+        futures: dict[str, distributed.Future[None]] = {}
+        for job_id, after in graph.after.items():
+            futures[job_id] = client.submit(_trivial, *(futures[a] for a in after), pure=False)
+        client.gather(list(futures.values()))  # type: ignore[no-untyped-call]
+        elapsed = time.perf_counter() - start
+        client.cancel(list(futures.values()))
+        return elapsed
+
+    def on_dask(graph: Graph) -> float:
+        start = time.perf_counter()
+        result = ChainRunner(graph.chain, executor=executor).run()
+        elapsed = time.perf_counter() - start
+        assert result.state == State.COMPLETE, result
+        return elapsed
+
+    return [
+        Case("Dask: the graph as trivial tasks", tasks),
+        Case("ChainRunner, DaskExecutor", on_dask, "Dask: the graph as trivial tasks", "ratio", 1.5),
+    ]
 
 
 #: Every group of cases the benchmark runs, in table order.
