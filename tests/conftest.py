@@ -152,3 +152,23 @@ def make_venv(tmp_path: Path, wheelhouse: Path) -> Any:
 settings.register_profile("deterministic", derandomize=True, database=None)
 settings.register_profile("explore", derandomize=False)
 settings.load_profile("deterministic")
+
+
+def live_processes() -> list[tuple[int, str, list[str]]]:
+    """Every live (not zombie) process: its pid, its command line (NULs as spaces) and its stat fields.
+
+    The stat fields start after the command name, with the state; a command
+    line that is not UTF-8 is decoded with replacement characters.
+    """
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            fields = (entry / "stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        if fields and fields[0] != "Z":
+            found.append((int(entry.name), cmdline, fields))
+    return found

@@ -18,6 +18,7 @@ import pytest
 from spincycle_jobs._document import dump_document
 
 from .conftest import clean_env
+from .conftest import live_processes
 
 pytest.importorskip("spincycle_jobs_example", reason="the README's test command installs the example plugin")
 
@@ -62,15 +63,11 @@ def wait_for_worker(proc: subprocess.Popen[str]) -> None:
 
 def processes_with(marker: str) -> list[str]:
     """Command lines of live processes that mention marker: the job's, not the command line's own."""
-    found = []
-    for proc in Path("/proc").iterdir():
-        try:
-            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-        except OSError:
-            continue
-        if marker in cmdline and "pytest" not in cmdline and "spincycle_jobs" not in cmdline:
-            found.append(cmdline)
-    return found
+    return [
+        cmd
+        for _, cmd, _ in live_processes()
+        if marker in cmd and "pytest" not in cmd and "spincycle_jobs" not in cmd
+    ]
 
 
 class TestRun:

@@ -11,11 +11,15 @@ import sys
 import textwrap
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from .conftest import clean_env
+from .conftest import live_processes
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 pytest.importorskip("spincycle_jobs_example", reason="the README's test command installs the example plugin")
 
@@ -25,16 +29,7 @@ TIMES = 20
 
 def processes_with(marker: str) -> list[str]:
     """Command lines of live processes that take ``<n>.<marker>``: the job's, not the command line's own."""
-    found = []
-    for proc in Path("/proc").iterdir():
-        try:
-            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-            state = (proc / "stat").read_text().rpartition(")")[2].split()[0]
-        except (OSError, IndexError):
-            continue
-        if f".{marker} " in cmdline and "spincycle_jobs" not in cmdline and state != "Z":
-            found.append(cmdline)
-    return found
+    return [cmd for _, cmd, _ in live_processes() if f".{marker} " in cmd and "spincycle_jobs" not in cmd]
 
 
 def start_job(marker: str) -> subprocess.Popen[str]:
