@@ -1,9 +1,9 @@
 """Run the jobs of a chain on a Dask cluster: :class:`DaskExecutor`.
 
 Installed with the extra ``spincycle-jobs[dask]``; this is the one module
-of the package that imports :mod:`distributed`.
+of the package that imports ``distributed``.
 
-Each try becomes one Dask task, :func:`run_try`, which makes,
+Each try becomes one Dask task, ``run_try``, which makes,
 deserializes and runs the job on a worker with the worker's own
 :class:`~spincycle_jobs.Factory`, so the plugins must be installed on
 every worker. What the task receives and returns is JSON text (the
@@ -12,7 +12,7 @@ JSON data), and the functions Dask ships are this module's, which Dask
 pickles by their name: no job object, and nothing else of ours, is ever
 pickled. Stop and status reach the job where it runs through a registry
 of the running jobs that each worker process keeps, and
-:meth:`distributed.Client.run`.
+``distributed.Client.run``.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 
     from ._job import Job
 
-__all__ = ["DaskExecutor", "run_try", "stop_try", "try_statuses"]
+__all__ = ["DaskExecutor"]
 
 _log = logging.getLogger(__name__)
 
@@ -108,7 +108,7 @@ def run_try(attempt_json: str, task_key: str) -> str:
 
 
 def stop_try(task_key: str) -> bool:
-    """Call ``stop()`` on the job of a try running on this worker; run by :meth:`distributed.Client.run`.
+    """Call ``stop()`` on the job of a try running on this worker; run by ``distributed.Client.run``.
 
     A stop that comes before the try starts here is kept, and the job is
     stopped as soon as it is made.
@@ -198,12 +198,14 @@ class DaskExecutor:
     A try whose worker dies ends ``FAIL``, with an error that says so.
 
     :param address_or_client: the scheduler's address, such as
-        ``"tcp://10.0.0.5:8786"``, or a :class:`distributed.Client`,
+        ``"tcp://10.0.0.5:8786"``, or a ``distributed.Client``,
         which the executor uses and leaves open.
     :param timeout: seconds to wait for the scheduler when connecting, and
         at most for each :meth:`stop` and :meth:`status`.
     :raises JobError: when the scheduler cannot be reached, or would run a
         task again after its worker dies.
+
+    Its ``client`` property is the ``distributed.Client`` it submits tries with.
     """
 
     def __init__(self, address_or_client: str | distributed.Client, *, timeout: float = 10.0) -> None:
@@ -240,7 +242,7 @@ class DaskExecutor:
 
     @property
     def client(self) -> distributed.Client:
-        """The :class:`distributed.Client` the executor submits tries with."""
+        """The ``distributed.Client`` the executor submits tries with."""
         return self._client
 
     def _check_allowed_failures(self) -> None:
