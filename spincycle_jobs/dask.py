@@ -20,7 +20,10 @@ from __future__ import annotations
 import collections
 import json
 import logging
+import os
 import queue
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -93,6 +96,7 @@ def run_try(attempt_json: str, task_key: str) -> str:
         with _lock:
             _running[task_key] = job
             stop = _early_stops.pop(task_key, 0) is None
+            _tell_watchdog(b"+")
         if stop:
             job.stop()
 
@@ -100,11 +104,76 @@ def run_try(attempt_json: str, task_key: str) -> str:
         outcome = run_attempt(factory, attempt, started)
     finally:
         with _lock:
-            _running.pop(task_key, None)
+            if _running.pop(task_key, None) is not None:
+                _tell_watchdog(b"-")
     text = json.dumps(outcome.to_dict())
     if len(text) <= _PUSH_LIMIT:  # sooner than the client could fetch the result
         distributed.get_worker().log_event(_TOPIC, {"key": task_key, "outcome": text})
     return text
+
+
+#: The watchdog: a small process that kills, when its worker process dies,
+#: the processes that the worker's running jobs started. Linux only: it reads /proc.
+_WATCHDOG: Final = """\
+import os, select, signal, sys
+worker, me = int(sys.argv[1]), os.getpid()
+
+def stat(pid):
+    try:
+        with open("/proc/%s/stat" % pid, "rb") as f:
+            text = f.read()
+    except OSError:
+        return None
+    return text[text.rindex(b")") + 2 :].split()
+
+def children():
+    found = {}
+    for name in os.listdir("/proc"):
+        fields = stat(name) if name.isdigit() and int(name) != me else None
+        if fields and int(fields[1]) == worker:
+            found[int(name)] = (int(fields[2]), fields[19])
+    return found
+
+running, seen, wait = 0, {}, None
+while True:
+    if select.select([0], [], [], wait)[0]:
+        data = os.read(0, 4096)
+        if not data:
+            break
+        running += data.count(b"+") - data.count(b"-")
+        wait = 0.01 if running > 0 else None
+    seen = children() if running > 0 else {}
+    wait = wait and min(0.25, wait * 2)
+for pid, (group, start) in seen.items():
+    fields = stat(pid)
+    if fields and fields[19] == start:
+        try:
+            os.killpg(pid, signal.SIGKILL) if group == pid else os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+"""
+_watchdog: subprocess.Popen[bytes] | None = None
+
+
+def _tell_watchdog(sign: bytes) -> None:
+    """Tell the watchdog, started on first need, that a try started (``+``) or ended (``-``); under _lock."""
+    global _watchdog  # noqa: PLW0603 - one watchdog per worker process
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        if _watchdog is None:
+            _watchdog = subprocess.Popen(  # noqa: S603 - this Python, this code
+                [sys.executable, "-I", "-S", "-c", _WATCHDOG, str(os.getpid())],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,  # out of reach of what stops the worker's process group
+            )
+        if _watchdog.stdin is not None:
+            _watchdog.stdin.write(sign)
+            _watchdog.stdin.flush()
+    except (OSError, ValueError) as err:
+        _log.warning("no watchdog for the commands of this worker's jobs: %s", err)
 
 
 def stop_try(task_key: str) -> bool:

@@ -46,6 +46,7 @@ if TYPE_CHECKING:
 distributed = pytest.importorskip("distributed", reason="the README's test command installs the dask extra")
 pytest.importorskip("spincycle_jobs_example", reason="the README's test command installs the example plugin")
 
+from spincycle_jobs.dask import _WATCHDOG  # noqa: E402
 from spincycle_jobs.dask import DaskExecutor  # noqa: E402 - after the skips
 from spincycle_jobs.dask import stop_try  # noqa: E402
 
@@ -277,7 +278,7 @@ class TestExecutor:
     def test_a_killed_worker_fails_the_try_which_ran_once(
         self, executor: DaskExecutor, client: Any, tmp_path: Path
     ) -> None:
-        """SIGKILL to the worker running a shell job: FAIL saying the worker died; the command ran once."""
+        """SIGKILL to the worker of a shell job: FAIL, the worker died; the command ran once, was killed."""
         log, pidfile = tmp_path / "log", tmp_path / "pid"
         script = f"echo ran >> {log}; echo $$ > {pidfile}.tmp; mv {pidfile}.tmp {pidfile}; exec sleep 600"
         shell = attempt("shell-command", "doomed", {"cmd": "sh", "args": ["-c", script]})
@@ -287,9 +288,11 @@ class TestExecutor:
         command = int(pidfile.read_text())
         worker = parent_of(command)
         assert worker in client.run(os.getpid).values()
+        time.sleep(0.6)  # the worker's watchdog looks for its jobs' commands 4 times a second
         try:
             os.kill(worker, signal.SIGKILL)
             (outcome,) = ends.wait()
+            wait_until(lambda: gone(command), "the watchdog killing the command")
         finally:
             with_pid_gone(command)
         assert outcome.state == State.FAIL
@@ -445,6 +448,14 @@ def parent_of(pid: int) -> int:
     return int(stat.rsplit(")", 1)[1].split()[1])
 
 
+def gone(pid: int) -> bool:
+    """Whether process ``pid`` has ended (a zombie has)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
 def with_pid_gone(pid: int) -> None:
     """Kill ``pid`` if it still runs: a command its killed worker left behind."""
     try:
@@ -511,6 +522,25 @@ def dask_processes(tmp_path: Path) -> Iterator[str]:
                 proc.wait()
     strays = [pid for proc in started for pid in session_members(proc.pid)]
     assert strays == [], f"dask processes left running: {strays}"
+    wait_until(lambda: orphan_watchdogs() == [], "the watchdogs of the workers exiting")
+
+
+def orphan_watchdogs() -> list[int]:
+    """The pids of the live watchdogs whose worker process is gone."""
+    orphans = []
+    for entry in Path("/proc").iterdir():
+        try:
+            args = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if (
+            len(args) > 2
+            and args[-3] == _WATCHDOG.encode()
+            and gone(int(args[-2]))
+            and not gone(int(entry.name))
+        ):
+            orphans.append(int(entry.name))
+    return orphans
 
 
 def session_members(sid: int) -> list[int]:
