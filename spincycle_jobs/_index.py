@@ -110,7 +110,10 @@ class TypeRow(NamedTuple):
         :raises CorruptIndexError: when it is not one.
         """
         if isinstance(row, list) and len(row) == len(cls._fields) and all(isinstance(x, str) for x in row):
-            return cls(*row)
+            job_type, plugin, spec, target = row
+            return cls(
+                job_type, plugin, spec, target or spec
+            )  # the file leaves out a target equal to the spec
         msg = f"not a job type row: {row!r:.200}"
         raise CorruptIndexError(msg)
 
@@ -136,24 +139,28 @@ class Snapshot:
         the row it finds does not parse.
     """
 
-    def __init__(self, data: bytes) -> None:
+    def __init__(self, data: bytes, start: int = 0) -> None:
+        #: The rows are ``data[start:]``: an index file's bytes are kept as they are read, not copied.
         self._data = data
-        head_end = data.find(b"\n")
-        if head_end < 0 or not data[:head_end].isdigit() or not data.endswith(b"\n"):
+        self._start = start
+        head_end = data.find(b"\n", start)
+        if head_end < 0 or not data[start:head_end].isdigit() or not data.endswith(b"\n"):
             msg = "the rows of the index do not start with their length"
             raise CorruptIndexError(msg)
-        self._plugins = (head_end, head_end + int(data[:head_end]))
+        self._plugins = (head_end, head_end + int(data[start:head_end]))
 
     @classmethod
     def of(cls, plugins: list[PluginRow], types: list[TypeRow]) -> Snapshot:
         """Return the snapshot of these rows, as the index file holds it."""
         plugin_lines = "".join("\n" + _dumps(list(p)) for p in plugins).encode()
-        type_lines = "".join("\n" + _dumps(list(t)) for t in sorted(types)).encode()
+        quote = json.encoder.encode_basestring_ascii  # a row of strings, written without the general encoder
+        rows = ((t.type, t.plugin, t.spec, "" if t.target == t.spec else t.target) for t in sorted(types))
+        type_lines = "".join("\n[" + ",".join(map(quote, row)) + "]" for row in rows).encode()
         return cls(b"%d" % len(plugin_lines) + plugin_lines + type_lines + b"\n")
 
     def data(self) -> bytes:
         """Return the rows as the lines of an index file."""
-        return self._data
+        return self._data[self._start :]
 
     @staticmethod
     def _find(data: bytes, name: str, start: int, end: int) -> bytes | None:
@@ -208,19 +215,27 @@ def _digest(stats: Iterable[Stat]) -> int:
 
 
 def _stats(folder: str, files: list[str]) -> list[Stat]:
-    """Return the stat of each of ``files``, relative to ``folder``, as :func:`stat` does, but faster."""
-    prefix = os.path.join(folder, "")
+    """Return the stat of each of ``files``, relative to ``folder``, as :func:`stat` does, but faster.
+
+    Through a descriptor of the folder, the system walks only the last part of each path.
+    """
     try:
-        found = [os.stat(prefix + name) for name in files]
-    except OSError:
-        return [stat(prefix + name) for name in files]
+        fd = os.open(folder, os.O_RDONLY)
+    except (OSError, NotImplementedError):
+        return [stat(os.path.join(folder, name)) for name in files]
+    try:
+        found = [os.stat(name, dir_fd=fd) for name in files]
+    except (OSError, NotImplementedError):
+        return [stat(os.path.join(folder, name)) for name in files]
+    finally:
+        os.close(fd)
     return [(st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino) for st in found]
 
 
 def _metadata_names(folder: str) -> list[str]:
     """Return the names of the distributions' metadata folders in ``folder``, sorted."""
     try:
-        return sorted(n for n in os.listdir(folder) if n.endswith(_METADATA_SUFFIXES))
+        return sorted(n for n in os.listdir(folder) if n.lower().endswith(_METADATA_SUFFIXES))
     except OSError:
         return []
 
@@ -248,10 +263,12 @@ class Stamps:
         dists = {}
         for name in _metadata_names(folder):
             where = os.path.join(folder, name)
+            entry_points = stat(os.path.join(where, "entry_points.txt"))
+            # The folder's own stat counts only where it has no entry points (one would change it).
             dists[name] = (
-                stat(os.path.join(where, "entry_points.txt")),
+                entry_points,
                 stat(os.path.join(where, "RECORD")),
-                stat(where),
+                stat(where) if entry_points is None else None,
             )
         return stat(folder), dists
 
@@ -277,7 +294,7 @@ class Stamps:
                     chosen = ("entry_points.txt", entry_points) if entry_points is not None else ("", where)
                 files.append(os.path.join(name, chosen[0]) if chosen[0] else name)
                 stats.append(chosen[1])
-            kept.append([entry, own, zlib.crc32("\n".join(names).encode()), files, _digest(stats)])
+            kept.append([entry, own, zlib.crc32("\n".join(names).encode()), "\n".join(files), _digest(stats)])
         return kept
 
 
@@ -297,9 +314,9 @@ def _entry_unchanged(entry: str, own: object, names_crc: object, files: object, 
             return False
         if not os.path.isdir(folder):
             return False
-    if not isinstance(files, list):
+    if not isinstance(files, str):
         return False
-    return digest == _digest(_stats(folder, files))
+    return digest == _digest(_stats(folder, files.split("\n") if files else []))
 
 
 class Index:
@@ -307,7 +324,7 @@ class Index:
 
     The file is lines of JSON: a header with the format, its version, the key
     and a checksum of the rest; the stamps of the ``sys.path`` entries; the
-    stamps of other files; the plugins; then one line per job type, sorted.
+    stamps of other files; then the :class:`Snapshot`'s lines.
     """
 
     def __init__(self, path: str, key: str, entries: list[str]) -> None:
@@ -316,7 +333,7 @@ class Index:
         #: The ``sys.path`` entries, as the key spells them.
         self.entries = entries
 
-    def _header(self, body: bytes) -> bytes:
+    def _header(self, body: bytes | memoryview) -> bytes:
         header = {"format": "spincycle-jobs/index", "version": INDEX_VERSION, "key": self.key}
         return _dumps(header | {"crc": zlib.crc32(body)}).encode()
 
@@ -327,7 +344,7 @@ class Index:
             if data is None:
                 return None
             header_end = data.index(b"\n")
-            if data[:header_end] != self._header(data[header_end:]):
+            if data[:header_end] != self._header(memoryview(data)[header_end:]):
                 return None
             entries_end = data.index(b"\n", header_end + 1)
             files_end = data.index(b"\n", entries_end + 1)
@@ -337,7 +354,7 @@ class Index:
             )
             if not self._current(entries, files):
                 return None
-            return Snapshot(data[files_end + 1 :])
+            return Snapshot(data, files_end + 1)
         except Exception:  # noqa: BLE001 - an index that cannot be read is no index
             return None
 

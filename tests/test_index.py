@@ -297,7 +297,10 @@ class TestTrust:
     @pytest.fixture
     def written(self, tmp_path: Path) -> Any:
         index = _index_at(tmp_path / "cache")
-        assert _write(index, [["p", None, None, "m", 0.5]], [["t", "p", "m:J", "m:J"]])
+        from spincycle_jobs._index import PluginRow  # noqa: PLC0415
+        from spincycle_jobs._index import TypeRow  # noqa: PLC0415
+
+        assert _write(index, [PluginRow("p", None, None, "m", 0.5)], [TypeRow("t", "p", "m:J", "m:J")])
         assert index.read() is not None
         return index
 
