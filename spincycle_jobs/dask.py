@@ -18,6 +18,7 @@ of the running jobs that each worker process keeps, and
 from __future__ import annotations
 
 import collections
+import functools
 import json
 import logging
 import os
@@ -295,6 +296,7 @@ class DaskExecutor:
         self._tries: dict[str, _Try] = {}  # by task key
         self._by_attempt: dict[str, _Try] = {}  # the same, by attempt key
         self._to_release: list[Future] = []
+        self._pending: list[_Try] = []  # tries started in the reporter thread, to submit together
         self._closed = False
         self._statuses: dict[str, str] = {}
         self._statuses_at = -1.0
@@ -342,16 +344,37 @@ class DaskExecutor:
             return
         with self._inbox.lock:
             self._inbox.routes[task_key] = self._ended
+        if threading.current_thread() is self._reporter:
+            self._pending.append(run)  # submitted with the other tries started by the outcomes in hand
+        else:
+            self._submit([run])
+
+    def _submit(self, runs: list[_Try]) -> None:
+        """Submit tries to Dask in one message: messages sent close together wait for each other."""
+        texts = []
+        for run in runs:
+            try:
+                texts.append(json.dumps(run.attempt.to_dict(), allow_nan=False))
+            except (TypeError, ValueError) as err:
+                msg = f"JobError: the try cannot be sent to Dask as JSON: {err}"
+                self._ended.put((run.task_key, Outcome.failed(msg, run.attempt.job_data)))
+                texts.append("")
+        runs, texts = [r for r, t in zip(runs, texts, strict=True) if t], [t for t in texts if t]
+        keys = [run.task_key for run in runs]
         try:
-            text = json.dumps(attempt.to_dict(), allow_nan=False)
-            future = self._client.submit(run_try, text, task_key, key=task_key, pure=False)
+            futures = self._client.map(run_try, texts, keys, key=keys, pure=False) if runs else []
             self._release()
-        except Exception as err:  # noqa: BLE001 - a try that cannot be submitted fails alone
-            msg = f"JobError: cannot submit the try to Dask: {type(err).__name__}: {err}"
-            self._ended.put((task_key, Outcome.failed(msg, attempt.job_data)))
+        except Exception as err:  # noqa: BLE001 - tries that cannot be submitted fail alone
+            for run in runs:
+                msg = f"JobError: cannot submit the try to Dask: {type(err).__name__}: {err}"
+                self._ended.put((run.task_key, Outcome.failed(msg, run.attempt.job_data)))
             return
-        run.future = future
-        future.add_done_callback(lambda fut: self._ended.put((task_key, fut)))  # type: ignore[no-untyped-call]
+        for run, future in zip(runs, futures, strict=True):
+            run.future = future
+            future.add_done_callback(functools.partial(self._task_ended, run.task_key))  # type: ignore[no-untyped-call]
+
+    def _task_ended(self, task_key: str, future: Future) -> None:
+        self._ended.put((task_key, future))
 
     def stop(self, attempt: Attempt) -> None:
         """Call the job's ``stop()`` on the worker that runs the try, or as soon as one starts it."""
@@ -435,6 +458,9 @@ class DaskExecutor:
                 text = texts.get(run.task_key)
                 lost = "JobError: the try ended on Dask, but its outcome was lost"
                 self._finish(run, Outcome.failed(lost) if text is None else _read_outcome(run.attempt, text))
+            pending, self._pending = self._pending, []
+            if pending:
+                self._submit(pending)
             if None in batch:
                 return
 
