@@ -362,7 +362,10 @@ class DaskExecutor:
         runs, texts = [r for r, t in zip(runs, texts, strict=True) if t], [t for t in texts if t]
         keys = [run.task_key for run in runs]
         try:
-            futures = self._client.map(run_try, texts, keys, key=keys, pure=False) if runs else []
+            if len(runs) == 1:
+                futures = [self._client.submit(run_try, texts[0], keys[0], key=keys[0], pure=False)]
+            else:
+                futures = self._client.map(run_try, texts, keys, key=keys, pure=False) if runs else []
             self._release()
         except Exception as err:  # noqa: BLE001 - tries that cannot be submitted fail alone
             for run in runs:
