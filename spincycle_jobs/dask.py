@@ -18,6 +18,7 @@ of the running jobs that each worker process keeps, and
 from __future__ import annotations
 
 import collections
+import contextlib
 import functools
 import json
 import logging
@@ -96,7 +97,8 @@ def run_try(attempt_json: str, task_key: str) -> str:
     def started(job: Job) -> None:
         with _lock:
             _running[task_key] = job
-            stop = _early_stops.pop(task_key, 0) is None
+            stop = task_key in _early_stops
+            _early_stops.pop(task_key, None)
             _tell_watchdog(b"+")
         if stop:
             job.stop()
@@ -109,7 +111,8 @@ def run_try(attempt_json: str, task_key: str) -> str:
                 _tell_watchdog(b"-")
     text = json.dumps(outcome.to_dict())
     if len(text) <= _PUSH_LIMIT:  # sooner than the client could fetch the result
-        distributed.get_worker().log_event(_TOPIC, {"key": task_key, "outcome": text})
+        with contextlib.suppress(ValueError):  # not on a worker: the result alone tells
+            distributed.get_worker().log_event(_TOPIC, {"key": task_key, "outcome": text})
     return text
 
 
@@ -226,12 +229,15 @@ class _Inbox:
         self.lock = threading.Lock()
         self.routes: dict[str, queue.SimpleQueue[_Ended]] = {}
 
-    def __call__(self, event: tuple[float, dict[str, str]]) -> None:
+    def __call__(self, event: tuple[float, Any]) -> None:
         msg = event[1]
+        key, outcome = (msg.get("key"), msg.get("outcome")) if isinstance(msg, dict) else (None, None)
+        if not isinstance(key, str) or not isinstance(outcome, str):
+            return  # not ours: anyone may log events on any topic
         with self.lock:
-            ended = self.routes.get(msg["key"])
+            ended = self.routes.get(key)
         if ended is not None:
-            ended.put((msg["key"], msg["outcome"]))
+            ended.put((key, outcome))
 
 
 _inboxes: weakref.WeakKeyDictionary[distributed.Client, _Inbox] = weakref.WeakKeyDictionary()

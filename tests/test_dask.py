@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import signal
 import socket
 import subprocess
@@ -48,6 +49,8 @@ pytest.importorskip("spincycle_jobs_example", reason="the README's test command 
 
 from spincycle_jobs.dask import _WATCHDOG  # noqa: E402
 from spincycle_jobs.dask import DaskExecutor  # noqa: E402 - after the skips
+from spincycle_jobs.dask import _Inbox  # noqa: E402
+from spincycle_jobs.dask import run_try  # noqa: E402
 from spincycle_jobs.dask import stop_try  # noqa: E402
 
 WAIT = 60.0
@@ -645,3 +648,25 @@ def test_chain_run_on_a_dask_scheduler_and_worker(dask_processes: str, tmp_path:
     wait_until(
         lambda: not command.exists() or command.joinpath("stat").read_text().split()[2] == "Z", "the end"
     )
+
+
+class TestOnTheWorkerSide:
+    def test_a_task_key_runs_once_per_worker(self) -> None:
+        """run_try, called twice with one task key in one process, runs the job the first time only."""
+        text = json.dumps(attempt("shell-command", "once", {"cmd": "echo", "args": "ran"}).to_dict())
+        first = Outcome.from_dict(json.loads(run_try(text, "key-once")))
+        second = Outcome.from_dict(json.loads(run_try(text, "key-once")))
+        assert (first.state, first.stdout) == (State.COMPLETE, "ran\n")
+        assert second.state == State.FAIL
+        assert "was started on this worker before; it does not run twice" in (second.error or "")
+
+    def test_events_that_are_not_outcomes_are_ignored(self) -> None:
+        """Anyone may log events on the outcome topic: what is not an outcome of a known try is dropped."""
+        inbox = _Inbox()
+        ended: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        inbox.routes["known"] = ended
+        for msg in ["text", {"key": 1, "outcome": "x"}, {"key": "unknown", "outcome": "x"}, {"key": "known"}]:
+            inbox((0.0, msg))
+        assert ended.empty()
+        inbox((0.0, {"key": "known", "outcome": "{}"}))
+        assert ended.get_nowait() == ("known", "{}")
