@@ -256,13 +256,14 @@ class TestDiscovery:
         """SPINCYCLE_JOBS_ALLOW applies when allow is not given; SPINCYCLE_JOBS_DENY adds to deny."""
         code = f"""
             f = Factory({kwargs})
-            show({{"names": [p.name for p in f.plugins()], "imported": "good_jobs" in sys.modules}})
+            show({{"names": [p.name for p in f.plugins()], "imported": "good_jobs" in sys.modules,
+                   "used_index": f.used_index}})
             """
-        for _ in range(2):  # building the index, then reading it
+        for _ in range(2):  # building the index (where all plugins load cleanly), then reading it
             out = in_world(world, code, **env)
             for name, present in expect.items():
                 assert (name in out["names"]) is present, (name, out)
-            assert out["imported"] is expect["good"]
+            assert out["imported"] is (expect["good"] and not out["used_index"])
 
     def test_autoload_off(self, world: Venv) -> None:
         """autoload=False, or the environment variable, loads no entry point."""
@@ -379,7 +380,9 @@ class TestDiscovery:
             show([ret.state.name, ret.exit, ret.stdout])
             """,
         )
-        assert base64.b64decode(blob) == b'{"args":["hello","world"],"cmd":"echo"}'
+        assert (
+            json.loads(base64.b64decode(blob)).items() >= {"args": ["hello", "world"], "cmd": "echo"}.items()
+        )
         assert out == ["COMPLETE", 0, "hello world\n"]
 
 
