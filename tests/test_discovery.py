@@ -58,6 +58,19 @@ def in_world(world: Venv, code: str, **env: str) -> Any:
     return world.run(PRELUDE + textwrap.dedent(code), **env)
 
 
+#: Whether the factory finds the entry points of a group as importlib.metadata does.
+SAME_AS_IMPORTLIB = """
+    from importlib.metadata import entry_points as eps
+    from spincycle_jobs._entrypoints import entry_points as found
+    same = []
+    for group in ("spincycle_jobs", "console_scripts", "no-such-group"):
+        theirs = [[e.name, e.value, e.dist.metadata["Name"], e.dist.version] for e in eps(group=group)]
+        ours = [[f.entry_point.name, f.entry_point.value, f.distribution, f.version] for f in found(group)]
+        same.append(sorted(theirs) == sorted(ours))
+    show(same)
+    """
+
+
 class TestBadPluginsTable:
     """Each row of the contract's table of what goes wrong, over installed distributions."""
 
@@ -357,6 +370,9 @@ class TestDiscovery:
         assert name == "a"
         assert conflicts == ["shared"]  # the conflict with other-jobs, not one with itself
         assert module_file.startswith(str(target))
+        zipped = tmp_path / "plugins.zip"  # and one more copy, in a zip, which importlib.metadata reads
+        shutil.make_archive(str(zipped.with_suffix("")), "zip", target)
+        assert in_world(world, SAME_AS_IMPORTLIB, PYTHONPATH=f"{target}:{zipped}") == [True, True, True]
 
     def test_call_sequence_across_processes(self, world: Venv) -> None:
         """create and serialize in one process; make, deserialize and run in another."""
