@@ -395,9 +395,12 @@ class Index:
         return cwd[:-1] if any(f.startswith(cwd) and not f.startswith(inside) for f in files) else None
 
     def remove(self) -> None:
-        """Delete the index file, if there is one."""
+        """Delete the index file, if this package wrote it, in a folder only this user can write."""
+        folder = os.path.realpath(os.path.dirname(self.path))
+        path = os.path.join(folder, os.path.basename(self.path))
         with contextlib.suppress(OSError):
-            os.unlink(self.path)
+            if _mine(os.stat(folder)) and _ours(path) is not None:
+                os.unlink(path)
 
 
 def _mine(st: os.stat_result) -> bool:

@@ -291,6 +291,22 @@ def test_prune_deletes_only_its_own_files(tmp_path: Path) -> None:
     assert len(list(folder.glob("index-ours-*.json"))) <= _index.KEEP
 
 
+def test_remove_deletes_only_its_own_index(tmp_path: Path) -> None:
+    """An index that is no longer wanted is deleted only if this package wrote it, in a private folder."""
+    folder = tmp_path / "cache"
+    ours, theirs = _index_at(folder, "index-a.json"), _index_at(folder, "index-b.json")
+    assert _write(ours)
+    Path(theirs.path).write_text('{"someone": "else"}')
+    ours.remove()
+    theirs.remove()
+    assert not Path(ours.path).exists()
+    assert Path(theirs.path).exists()
+    assert _write(ours)
+    folder.chmod(0o777)
+    ours.remove()
+    assert Path(ours.path).exists()
+
+
 class TestTrust:
     """An index is read only from a folder and a file that only this user owns and can write."""
 
