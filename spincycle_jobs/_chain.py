@@ -399,7 +399,7 @@ class ChainBuilder:
             from ._factory import Factory  # noqa: PLC0415 - discovery's imports only when needed
 
             self._factory = Factory()
-        if not callable(getattr(self._factory, "types", None)):
+        if not callable(getattr(self._factory, "type_info", None)):
             msg = (
                 f"the factory {self._factory!r} does not list its job types, so the chain "
                 "could not say which distribution created each job: use a spincycle_jobs.Factory"

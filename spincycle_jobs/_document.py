@@ -28,7 +28,6 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from ._factory import Factory
-    from ._factory import TypeInfo
     from ._job import Job
 
 __all__ = [
@@ -38,7 +37,6 @@ __all__ = [
     "dump_document",
     "load_document",
     "make_job",
-    "type_info",
 ]
 
 #: The ``format`` of a job document; bump it when the document changes shape.
@@ -78,7 +76,7 @@ class JobRecord:
         job = factory.make(job_type, job_name)
         job.create(job_args)
         data = job.serialize()
-        info = type_info(factory, job_type)
+        info = factory.type_info(job_type)
         return cls(
             job_type,
             job_name,
@@ -141,19 +139,6 @@ _RECORD_FIELDS: Final = {
     "distribution": _OPT_STR,
     "version": _OPT_STR,
 }
-
-
-def type_info(factory: Factory, job_type: str) -> TypeInfo:
-    """Return what ``factory`` lists for ``job_type``.
-
-    :raises JobError: the error ``make`` gives when the type cannot be made.
-    """
-    for info in factory.types():
-        if info.type == job_type:
-            return info
-    factory.make(job_type, "-")  # raises the error that says why the type cannot be made
-    msg = f"job type {job_type!r} is not listed"
-    raise JobError(msg)
 
 
 def _json_data(value: Any, what: str) -> Any:
@@ -254,7 +239,7 @@ def make_job(factory: Factory, record: JobRecord, where: str, warn: Callable[[st
     :raises JobError: when the type is unknown here, comes from another
         distribution, or the job refuses the bytes.
     """
-    info = type_info(factory, record.type)
+    info = factory.type_info(record.type)
     if record.distribution != info.distribution:
         msg = (
             f"{where} was created by distribution {record.distribution!r}, "

@@ -153,14 +153,8 @@ class Factory:
             something other than a :class:`Job` of that type and name, or
             when more than one plugin offers ``job_type``.
         """
-        with self._lock:
-            offers = self._read(lambda: self._offers(job_type))
-            if not offers:
-                raise self._unknown(job_type)
-        if len(offers) > 1:
-            raise conflict_error(job_type, [o.info for o in offers])
-        info = offers[0].info
-        constructor = offers[0].constructor()
+        offer = self._offer(job_type)
+        info, constructor = offer.info, offer.constructor()
         what = f"plugin {info.plugin!r} ({info.distribution}): {info.target}({job_type!r}, {job_name!r})"
         try:
             job: object = constructor(job_type, job_name)
@@ -175,6 +169,16 @@ class Factory:
             msg = f"{what} returned a job of type {got[0]!r} named {got[1]!r}"
             raise PluginError(msg, plugin=info.plugin)
         return cast("Job", job)
+
+    def type_info(self, job_type: str) -> TypeInfo:
+        """Return the record :meth:`types` lists for ``job_type``, looking up that type alone.
+
+        .. versionadded:: 0.2
+
+        :raises UnknownJobTypeError: when no plugin offers ``job_type``.
+        :raises PluginError: when more than one plugin offers it.
+        """
+        return self._offer(job_type).info
 
     def types(self) -> list[TypeInfo]:
         """Return one record per job type that can be made, sorted by type.
@@ -208,6 +212,16 @@ class Factory:
         with self._lock:
             self._read(lambda: None)
             return self._used_index
+
+    def _offer(self, job_type: str) -> Offer:
+        """Return the one offer of ``job_type``, or raise why there is none."""
+        with self._lock:
+            offers = self._read(lambda: self._offers(job_type))
+            if not offers:
+                raise self._unknown(job_type)
+        if len(offers) > 1:
+            raise conflict_error(job_type, [o.info for o in offers])
+        return offers[0]
 
     # Everything below runs under self._lock.
 
@@ -278,7 +292,11 @@ class Factory:
             for name, info in sorted(self._read(self._all_plugins).items())
             if info.error is not None
         )
-        suggestions = tuple(difflib.get_close_matches(job_type, known, n=3))
+        wanted = job_type.lower()
+        suggestions = tuple(
+            difflib.get_close_matches(job_type, known, n=3)
+            or sorted(t for t in known if wanted and wanted in t.lower())[:3]
+        )
         return UnknownJobTypeError(job_type, suggestions=suggestions, failed_plugins=failed)
 
 

@@ -65,6 +65,19 @@ class TestMake:
         with pytest.raises(UnknownJobTypeError, match="^unknown job type 'slep'; did you mean 'sleep'\\?$"):
             f.make("slep", "x")
 
+    def test_unknown_type_suggests_types_that_contain_it(self) -> None:
+        """A part of a type's name, too far from it for a close match, still suggests it."""
+        f = factory(offering(**{"shell-command": Echo, "sleep": Echo}))
+        with pytest.raises(UnknownJobTypeError, match="did you mean 'shell-command'\\?$"):
+            f.make("shell", "x")
+
+    def test_type_info_looks_up_one_type(self) -> None:
+        """type_info returns what types() lists for that type, and raises as make does."""
+        f = factory(offering(echo=Echo, sleep=Echo))
+        assert f.type_info("echo") == next(t for t in f.types() if t.type == "echo")
+        with pytest.raises(UnknownJobTypeError, match="did you mean 'sleep'"):
+            f.type_info("slep")
+
     def test_unknown_type_names_failed_plugins(self) -> None:
         """The unknown-type error says which plugins failed to load, and why."""
         f = factory(offering(echo=Echo), Raises)

@@ -16,9 +16,7 @@ from spincycle_jobs._document import JobRecord
 from spincycle_jobs._document import dump_document
 from spincycle_jobs._document import load_document
 from spincycle_jobs._document import make_job
-from spincycle_jobs._document import type_info
 from spincycle_jobs._errors import JobError
-from spincycle_jobs._errors import UnknownJobTypeError
 from spincycle_jobs._errors import WrongArgTypeError
 from spincycle_jobs._errors import type_name
 from spincycle_jobs._runner import Runner
@@ -124,30 +122,9 @@ def _list(opts: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _suggest(jobs: Factory, error: UnknownJobTypeError) -> UnknownJobTypeError:
-    """Add the types that start with, or contain, what was asked, when the factory found none close."""
-    if error.suggestions:
-        return error
-    wanted = error.job_type.lower()
-    known = [t.type for t in jobs.types()]
-    like = [t for t in known if t.lower().startswith(wanted)] or [t for t in known if wanted in t.lower()]
-    if not wanted or not like:
-        return error
-    return UnknownJobTypeError(
-        error.job_type, suggestions=tuple(like[:3]), failed_plugins=error.failed_plugins
-    )
-
-
-def _type_info(jobs: Factory, job_type: str) -> TypeInfo:
-    try:
-        return type_info(jobs, job_type)
-    except UnknownJobTypeError as error:
-        raise _suggest(jobs, error) from None
-
-
 def _show(opts: argparse.Namespace) -> int:
     jobs = factory(opts)
-    info = _type_info(jobs, opts.type)
+    info = jobs.type_info(opts.type)
     job = jobs.make(info.type, "show")
     doc = inspect.cleandoc(type(job).__doc__ or "")
     value = _type_dict(info) | {"class": type_name(type(job)), "doc": doc}
@@ -174,7 +151,7 @@ def _hint(error: JobError, given: list[tuple[str, Any, bool]]) -> JobError:
 
 def _created(opts: argparse.Namespace, jobs: Factory) -> JobRecord:
     """Make, create and serialize the job the options name."""
-    _type_info(jobs, opts.type)
+    jobs.type_info(opts.type)
     try:
         return JobRecord.create(jobs, opts.type, opts.name, kv_dict(opts.job_args))
     except JobError as error:
