@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 import threading
 from typing import TYPE_CHECKING
@@ -25,8 +24,10 @@ from ._common import err
 from ._common import factory
 from ._common import kv_dict
 from ._common import out
+from ._common import read_text
 from ._common import seconds
 from ._common import wants_json
+from ._common import write_text
 from ._signals import run_interruptibly
 from ._signals import signal_exit
 
@@ -177,11 +178,7 @@ def _job_options(job: object, where: str) -> dict[str, Any]:
 def _create(opts: argparse.Namespace) -> int:
     where = f"request spec {opts.spec!r}"
     chain = _builder(_read_spec(opts.spec), where, opts).build()
-    text = chain.to_json()
-    if opts.output:
-        _write_atomically(opts.output, text)
-    else:
-        out(text, end="")
+    write_text(opts.output, chain.to_json())
     return EXIT_OK
 
 
@@ -191,33 +188,8 @@ def _create(opts: argparse.Namespace) -> int:
 def _read_chain(path: str) -> Chain:
     from spincycle_jobs._chain import Chain  # noqa: PLC0415 - other commands never load chains
 
-    try:
-        if path == "-":
-            text = sys.stdin.read()
-        else:
-            with open(path, encoding="utf-8") as file:  # noqa: PTH123 - a plain file the user named
-                text = file.read()
-    except (OSError, ValueError) as error:
-        msg = f"cannot read chain document {path!r}: {error}"
-        raise UsageError(msg) from None
+    text = read_text(path, "chain document")
     return Chain.from_json(text, f"chain document {'<stdin>' if path == '-' else path!r}")
-
-
-def _write_atomically(path: str, text: str) -> None:
-    """Write ``text`` to ``path`` so that a reader, or a crash, sees the old file or the new, never half."""
-    import tempfile  # noqa: PLC0415 - only --save and -o write files
-
-    folder = os.path.dirname(os.path.abspath(path))  # noqa: PTH100, PTH120 - plain str paths
-    fd, tmp = tempfile.mkstemp(prefix=".chain-", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as file:
-            file.write(text)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(tmp, path)  # noqa: PTH105 - plain str paths
-    except BaseException:
-        os.unlink(tmp)  # noqa: PTH108
-        raise
 
 
 def _executor(opts: argparse.Namespace) -> Executor:
@@ -250,7 +222,7 @@ def _run(opts: argparse.Namespace) -> int:
 
     def save(now: Chain, _job_id: str = "") -> None:
         with save_lock:
-            _write_atomically(opts.save, now.to_json())
+            write_text(opts.save, now.to_json())
 
     if opts.save:
         save(chain)  # a path that cannot be written is bad input, found before anything runs

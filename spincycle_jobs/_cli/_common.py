@@ -55,10 +55,12 @@ __all__ = [
     "out",
     "parse_json",
     "plural",
+    "read_text",
     "seconds",
     "table",
     "wants_json",
     "warn",
+    "write_text",
 ]
 
 PROG: Final = "spincycle-jobs"
@@ -290,6 +292,46 @@ def add_kv(parser: argparse.ArgumentParser, short: str, long: str, dest: str, wh
 def kv_dict(pairs: Iterable[tuple[str, Any, bool]]) -> dict[str, Any]:
     """Return the values of an :func:`add_kv` option as a dict (the last of a repeated key wins)."""
     return {key: value for key, value, _ in pairs}
+
+
+def read_text(path: str, what: str) -> str:
+    """Return the text of file ``path``, or of stdin for ``-``.
+
+    :param what: names the file in the error, such as ``"job document"``.
+    :raises UsageError: naming the file, when it cannot be read.
+    """
+    try:
+        if path == "-":
+            return sys.stdin.read()
+        with open(path, encoding="utf-8") as file:  # noqa: PTH123 - a plain file the user named
+            return file.read()
+    except (OSError, ValueError) as error:
+        msg = f"cannot read {what} {path!r}: {error}"
+        raise UsageError(msg) from None
+
+
+def write_text(path: str | None, text: str) -> None:
+    """Write ``text`` to stdout, or to file ``path`` so that a reader or a crash sees the old file or the new.
+
+    :raises OSError: when the file cannot be written; the old one stays as it was.
+    """
+    if path is None:
+        out(text, end="")
+        return
+    import os  # noqa: PLC0415 - only commands that write files need these
+    import tempfile  # noqa: PLC0415
+
+    folder = os.path.dirname(os.path.abspath(path))  # noqa: PTH100, PTH120 - plain str paths
+    fd, tmp = tempfile.mkstemp(prefix=".spincycle-jobs-", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as file:
+            file.write(text)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(tmp, path)  # noqa: PTH105 - plain str paths
+    except BaseException:
+        os.unlink(tmp)  # noqa: PTH108
+        raise
 
 
 def clean(text: str) -> str:

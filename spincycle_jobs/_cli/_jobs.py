@@ -34,10 +34,12 @@ from ._common import factory
 from ._common import kv_dict
 from ._common import out
 from ._common import parse_json
+from ._common import read_text
 from ._common import seconds
 from ._common import table
 from ._common import wants_json
 from ._common import warn
+from ._common import write_text
 from ._doctor import doctor
 from ._signals import run_interruptibly
 from ._signals import signal_exit
@@ -160,25 +162,12 @@ def _created(opts: argparse.Namespace, jobs: Factory) -> JobRecord:
 
 def _create(opts: argparse.Namespace) -> int:
     record = _created(opts, factory(opts))
-    text = dump_document(JOB_FORMAT, record.to_dict())
-    if opts.output:
-        with open(opts.output, "w", encoding="utf-8") as file:  # noqa: PTH123 - a plain file the user named
-            file.write(text)
-    else:
-        out(text, end="")
+    write_text(opts.output, dump_document(JOB_FORMAT, record.to_dict()))
     return EXIT_OK
 
 
 def _job_from_document(jobs: Factory, path: str) -> Job:
-    try:
-        if path == "-":
-            text = sys.stdin.read()
-        else:
-            with open(path, encoding="utf-8") as src:  # noqa: PTH123 - a plain file the user named
-                text = src.read()
-    except (OSError, ValueError) as error:
-        msg = f"cannot read job document {path!r}: {error}"
-        raise UsageError(msg) from None
+    text = read_text(path, "job document")
     where = f"job document {path!r}"
     record = JobRecord.from_dict(load_document(text, JOB_FORMAT, where), where)
     return make_job(jobs, record, where, warn)
