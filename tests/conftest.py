@@ -172,3 +172,30 @@ def live_processes() -> list[tuple[int, str, list[str]]]:
         if fields and fields[0] != "Z":
             found.append((int(entry.name), cmdline, fields))
     return found
+
+
+def stderr_on_a_terminal(args: list[str], until: bytes, timeout: float = 60.0) -> bytes:
+    """Run the command line with ``args``, its stderr a terminal, until it prints ``until``; it must exit 0.
+
+    :returns: what it printed on stderr.
+    """
+    import pty  # noqa: PLC0415 - only these tests need a terminal
+    import select  # noqa: PLC0415
+
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "spincycle_jobs", *args], stdout=subprocess.PIPE, stderr=slave, env=clean_env()
+    )
+    os.close(slave)
+    seen = b""
+    try:
+        while until not in seen:
+            ready, _, _ = select.select([master], [], [], timeout)
+            assert ready, f"not printed within {timeout} s: {until!r}; printed: {seen!r}"
+            seen += os.read(master, 4096)
+        assert proc.wait(timeout=timeout) == 0
+    finally:
+        proc.kill()
+        proc.communicate()
+        os.close(master)
+    return seen

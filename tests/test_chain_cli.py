@@ -20,6 +20,7 @@ from spincycle_jobs import State
 from spincycle_jobs._cli._chain import draw
 
 from .conftest import clean_env
+from .conftest import stderr_on_a_terminal
 from .conftest import write_project
 
 if TYPE_CHECKING:
@@ -566,32 +567,10 @@ def test_job_data_flows_through_an_installed_plugin(make_venv: Any, tmp_path: Pa
 
 def test_live_status_on_a_terminal(tmp_path: Path) -> None:
     """On a terminal, chain run shows which jobs run, with their tries and status, while the chain runs."""
-    import pty  # noqa: PLC0415
-    import select  # noqa: PLC0415
-
     spec = tmp_path / "spec.toml"
     spec.write_text(
         'request_id = "nap"\n[args]\nduration = 1.5\n[[jobs]]\nid = "z"\ntype = "sleep"\nname = "zz"\n'
     )
-    document = cli("chain", "create", spec).stdout
-    (tmp_path / "chain.json").write_text(document)
-    master, slave = pty.openpty()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "spincycle_jobs", "chain", "run", "--from", str(tmp_path / "chain.json")],
-        stdout=subprocess.PIPE,
-        stderr=slave,
-        env=clean_env(),
-    )
-    os.close(slave)
-    seen = b""
-    try:
-        while b"s left of 1.5s" not in seen:
-            ready, _, _ = select.select([master], [], [], WAIT)
-            assert ready, f"no status: {seen!r}"
-            seen += os.read(master, 4096)
-        assert proc.wait(timeout=WAIT) == 0
-    finally:
-        proc.kill()
-        proc.communicate()
-        os.close(master)
+    (tmp_path / "chain.json").write_text(cli("chain", "create", spec).stdout)
+    seen = stderr_on_a_terminal(["chain", "run", "--from", str(tmp_path / "chain.json")], b"s left of 1.5s")
     assert b"chain nap: running z (try 1: " in seen

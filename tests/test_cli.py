@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import pty
-import select
 import signal
 import subprocess
 import sys
@@ -19,6 +17,7 @@ from spincycle_jobs._document import dump_document
 
 from .conftest import clean_env
 from .conftest import live_processes
+from .conftest import stderr_on_a_terminal
 
 pytest.importorskip("spincycle_jobs_example", reason="the README's test command installs the example plugin")
 
@@ -251,25 +250,7 @@ class TestInterrupt:
 
 def test_live_status_on_a_terminal() -> None:
     """On a terminal, run shows the job's live status while it runs."""
-    master, slave = pty.openpty()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "spincycle_jobs", "run", "sleep", "nap", "-a", "duration:=1.5"],
-        stdout=subprocess.PIPE,
-        stderr=slave,
-        env=clean_env(),
-    )
-    os.close(slave)
-    seen = b""
-    try:
-        while b"s left of 1.5s" not in seen:
-            ready, _, _ = select.select([master], [], [], 10)
-            assert ready, f"no status within 10 s: {seen!r}"
-            seen += os.read(master, 4096)
-        assert proc.wait(timeout=10) == 0
-    finally:
-        proc.kill()
-        proc.communicate()
-        os.close(master)
+    seen = stderr_on_a_terminal(["run", "sleep", "nap", "-a", "duration:=1.5"], b"s left of 1.5s")
     assert b"sleep nap (try 1): " in seen
 
 
