@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import queue
 import threading
 from collections.abc import Callable
@@ -27,21 +28,21 @@ _Task = tuple[Attempt, Callable[[Attempt, Outcome], None]]
 
 
 class _Worker:
-    """A daemon thread that runs tries one at a time, handed to it through its inbox."""
+    """A daemon thread that runs tries one at a time, taking them from the executor's pending tries."""
 
-    def __init__(self, executor: ThreadExecutor, task: _Task) -> None:
-        self.inbox: queue.SimpleQueue[_Task | None] = queue.SimpleQueue()
+    def __init__(self, executor: ThreadExecutor) -> None:
+        #: ``True``: wake up and take a pending try; ``None``: end.
+        self.inbox: queue.SimpleQueue[bool | None] = queue.SimpleQueue()
         #: True while the worker reports a try's end: a try started then runs next, here.
         self.reporting = False
         #: The try to run next, handed over while reporting.
         self.next: _Task | None = None
         self._executor = executor
-        self._first = task
         threading.Thread(target=self._loop, name="spincycle-jobs-try", daemon=True).start()
 
     def _loop(self) -> None:
         self._executor._local.worker = self  # noqa: SLF001 - the worker is the executor's own
-        task: _Task | None = self._first
+        task = self._executor._take()  # noqa: SLF001 - made to take a pending try
         while task is not None:
             self._executor._run(*task)  # noqa: SLF001
             task, self.next = self.next, None
@@ -55,7 +56,11 @@ class ThreadExecutor:
 
     Every running try has a thread of its own, so tries run side by side;
     a thread whose try has ended waits a while for the next one, so that a
-    chain of short jobs does not pay for a new thread per try. The
+    chain of short jobs does not pay for a new thread per try. Tries
+    started together wait in a queue: one thread is woken for them, and it
+    wakes the next before it runs the one it took, while a thread whose try
+    has ended takes the next itself; so short tries take few thread
+    switches, and a try that blocks keeps none of the others waiting. The
     executor keeps a registry of the jobs it is running, so that
     :meth:`stop` and :meth:`status` reach them while their ``run`` blocks.
 
@@ -69,6 +74,8 @@ class ThreadExecutor:
         self._running: dict[str, Job | None] = {}  # None: not yet started
         self._stopping: set[str] = set()
         self._idle: list[_Worker] = []
+        self._pending: collections.deque[_Task] = collections.deque()
+        self._waking = 0  # workers woken (or made) to take a pending try, that have not taken one yet
         self._local = threading.local()
         self._closed = False
 
@@ -87,26 +94,71 @@ class ThreadExecutor:
                 # Started while a try's end is reported: run it in this thread, next, sparing a switch.
                 here.next = (attempt, done)
                 return
-            worker = self._idle.pop() if self._idle else None
-        if worker is None:
-            _Worker(self, (attempt, done))
-        else:
-            worker.inbox.put((attempt, done))
+            self._pending.append((attempt, done))
+            worker = self._wake()
+        self._send(worker)
+
+    def _wake(self) -> _Worker | bool:
+        """Under the lock: see that a worker is on its way to the pending tries.
+
+        :returns: the idle worker to wake, ``True`` for a new one to make, ``False`` for neither.
+        """
+        if self._waking or not self._pending:
+            return False
+        self._waking += 1
+        return self._idle.pop() if self._idle else True
+
+    def _send(self, worker: _Worker | bool) -> None:  # noqa: FBT001 - what _wake returned
+        """Outside the lock: wake or make the worker :meth:`_wake` chose."""
+        if isinstance(worker, _Worker):
+            worker.inbox.put(True)  # noqa: FBT003 - the wake-up message
+            return
+        if not worker:
+            return
+        try:
+            _Worker(self)
+        except Exception as err:  # noqa: BLE001 - no thread: the pending tries fail, rather than wait forever
+            with self._lock:
+                self._waking -= 1
+                failed = list(self._pending)
+                self._pending.clear()
+                for attempt, _done in failed:
+                    self._running.pop(attempt.key, None)
+            why = f"cannot start a thread for the try: {type(err).__name__}: {err}"
+            for attempt, done in failed:
+                done(attempt, Outcome.failed(why))
+
+    def _take(self) -> _Task | None:
+        """Take a pending try for a worker just woken or made, waking the next one for any left."""
+        with self._lock:
+            self._waking -= 1
+            task = self._pending.popleft() if self._pending else None
+            worker = self._wake()
+        self._send(worker)
+        return task
 
     def _next(self, worker: _Worker) -> _Task | None:
-        """Wait for the worker's next try; ``None`` when it should end."""
-        with self._lock:
-            if self._closed:
-                return None
-            self._idle.append(worker)
-        try:
-            return worker.inbox.get(timeout=IDLE)
-        except queue.Empty:
+        """Return the worker's next try, waiting for one while idle; ``None`` when it should end."""
+        while True:
             with self._lock:
-                if worker in self._idle:
-                    self._idle.remove(worker)
+                if self._pending:
+                    return self._pending.popleft()
+                if self._closed:
                     return None
-            return worker.inbox.get()  # start() took it off the idle list: a try is on its way
+                self._idle.append(worker)
+            try:
+                woken = worker.inbox.get(timeout=IDLE)
+            except queue.Empty:
+                with self._lock:
+                    if worker in self._idle:
+                        self._idle.remove(worker)
+                        return None
+                woken = worker.inbox.get()  # taken off the idle list: a message is on its way
+            if woken is None:
+                return None
+            task = self._take()
+            if task is not None:
+                return task
 
     def _run(self, attempt: Attempt, done: Callable[[Attempt, Outcome], None]) -> None:
         key = attempt.key
