@@ -73,8 +73,10 @@ def _quicken(client: distributed.Client) -> None:
         comm.interval = min(comm.interval, _SEND_INTERVAL)  # type: ignore[union-attr]
 
 
-#: Seconds an ended try's task is kept at most, waiting for a submission to release it with.
+#: Ended tries' tasks are released after this many seconds without an ending...
 _RELEASE_AFTER: Final = 0.02
+#: ...or once this many have piled up.
+_RELEASE_BATCH: Final = 100
 #: How many task keys a worker remembers (tries it started, stops that came first).
 _REMEMBER: Final = 100_000
 
@@ -390,7 +392,6 @@ class DaskExecutor:
                 futures = [self._client.submit(run_try, texts[0], keys[0], key=keys[0], pure=False)]
             else:
                 futures = self._client.map(run_try, texts, keys, key=keys, pure=False) if runs else []
-            self._release()
         except Exception as err:  # noqa: BLE001 - tries that cannot be submitted fail alone
             for run in runs:
                 msg = f"JobError: cannot submit the try to Dask: {type(err).__name__}: {err}"
@@ -488,6 +489,8 @@ class DaskExecutor:
             pending, self._pending = self._pending, []
             if pending:
                 self._submit(pending)
+            if len(self._to_release) >= _RELEASE_BATCH:
+                self._release()
             if None in batch:
                 return
 
@@ -527,10 +530,11 @@ class DaskExecutor:
     def _release(self) -> None:
         """Let go of the tasks of ended tries.
 
-        The client's messages to the scheduler go out at most every 10 ms,
-        so a release sent on its own would hold back the next try's
-        submission: releases go out with the next submission instead, or
-        after :data:`_RELEASE_AFTER` seconds without one.
+        The scheduler tells a worker to drop a released task's result, and
+        sends a worker its messages at most every 5 ms: a release sent to
+        a worker just before its next try would hold that try back. So the
+        releases go out together, after :data:`_RELEASE_AFTER` seconds
+        without an ending, or once :data:`_RELEASE_BATCH` have piled up.
         """
         with self._lock:
             futures, self._to_release = self._to_release, []
