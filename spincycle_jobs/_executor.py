@@ -157,7 +157,7 @@ def run_attempt(factory: Factory, attempt: Attempt, started: Callable[[Job], Non
     """
     where = f"job {attempt.job_id!r} ({attempt.record.type} {attempt.record.name!r})"
     try:
-        job_data = json.loads(json.dumps(attempt.job_data, allow_nan=False))
+        job_data = _copy(attempt.job_data)
         job = make_job(factory, attempt.record, where, lambda _msg: None)
     except Exception as err:  # noqa: BLE001 - a job that cannot be made fails alone
         return Outcome.failed(f"cannot make {where} here: {_describe(err)}", attempt.job_data)
@@ -168,12 +168,31 @@ def run_attempt(factory: Factory, attempt: Attempt, started: Callable[[Job], Non
         return Outcome.failed(_describe(err), _plain(job_data))
     if not isinstance(result, Return):
         return Outcome.failed(f"TypeError: {type(job).__qualname__}.run() returned {type(result).__name__}")
-    bad = [k for k, v in job_data.items() if not _is_json(k, v)]
-    if bad:
-        msg = f"JobError: {where} left job data that is not JSON data under key {bad[0]!r}"
+    if not _all_json(job_data):
+        bad = next(k for k, v in job_data.items() if not _is_json(k, v))
+        msg = f"JobError: {where} left job data that is not JSON data under key {bad!r}"
         return Outcome.failed(msg, _plain(job_data))
     error = None if result.error is None else _describe(result.error)
     return Outcome(result.state, result.exit, error, result.stdout, result.stderr, job_data)
+
+
+def _copy(job_data: dict[str, Any]) -> dict[str, Any]:
+    """Return a deep copy of JSON data, through JSON: a try shares no object with another."""
+    if type(job_data) is dict and not job_data:  # nothing to copy: spare the codec
+        return {}
+    copied: dict[str, Any] = json.loads(json.dumps(job_data, allow_nan=False))
+    return copied
+
+
+def _all_json(job_data: dict[str, Any]) -> bool:
+    """Whether job data is JSON data with string keys, checked in one pass."""
+    if not all(isinstance(key, str) for key in job_data):
+        return False
+    try:
+        json.dumps(job_data, allow_nan=False)
+    except (TypeError, ValueError, RecursionError):
+        return False
+    return True
 
 
 def _is_json(key: object, value: object) -> bool:
