@@ -138,7 +138,7 @@ def run_try(attempt_json: str, task_key: str) -> str:
 #: The watchdog: a small process that kills, when its worker process dies,
 #: the processes that the worker's running jobs started. Linux only: it reads /proc.
 _WATCHDOG: Final = """\
-import os, select, signal, sys
+import os, select, signal, sys, time
 worker, me = int(sys.argv[1]), os.getpid()
 
 def stat(pid):
@@ -157,16 +157,23 @@ def children():
             found[int(name)] = (int(fields[2]), fields[19])
     return found
 
-running, seen, wait = 0, {}, None
+running, seen, wait, due = 0, {}, 0.01, None
 while True:
-    if select.select([0], [], [], wait)[0]:
+    now = time.monotonic()
+    if select.select([0], [], [], None if due is None else max(0.0, due - now))[0]:
         data = os.read(0, 4096)
         if not data:
             break
         running += data.count(b"+") - data.count(b"-")
-        wait = 0.01 if running > 0 else None
-    seen = children() if running > 0 else {}
-    wait = wait and min(0.25, wait * 2)
+        if running <= 0:
+            seen, due = {}, None
+        elif b"+" in data:  # a try started: look for its commands soon, not before it could start one
+            wait = 0.01
+            due = now + wait if due is None else min(due, now + wait)
+    elif due is not None:
+        seen = children()
+        wait = min(0.25, wait * 2)
+        due = time.monotonic() + wait
 for pid, (group, start) in seen.items():
     fields = stat(pid)
     if fields and fields[19] == start:
