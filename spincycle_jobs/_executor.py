@@ -168,9 +168,9 @@ def run_attempt(factory: Factory, attempt: Attempt, started: Callable[[Job], Non
         return Outcome.failed(_describe(err), _plain(job_data))
     if not isinstance(result, Return):
         return Outcome.failed(f"TypeError: {type(job).__qualname__}.run() returned {type(result).__name__}")
-    if not _all_json(job_data):
-        bad = next(k for k, v in job_data.items() if not _is_json(k, v))
-        msg = f"JobError: {where} left job data that is not JSON data under key {bad!r}"
+    bad = [] if _all_json(job_data) else [k for k, v in job_data.items() if not _is_json(k, v)]
+    if bad:
+        msg = f"JobError: {where} left job data that is not JSON data under key {bad[0]!r}"
         return Outcome.failed(msg, _plain(job_data))
     error = None if result.error is None else _describe(result.error)
     return Outcome(result.state, result.exit, error, result.stdout, result.stderr, job_data)
