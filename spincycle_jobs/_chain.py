@@ -23,6 +23,7 @@ from ._document import JobRecord
 from ._document import dump_document
 from ._document import load_document
 from ._errors import JobError
+from ._executor import copy_data
 from ._state import State
 
 if TYPE_CHECKING:
@@ -340,7 +341,7 @@ class ChainBuilder:
             msg = f"request_id must be a non-empty string, got {request_id!r}"
             raise ChainError(msg)
         try:
-            self._job_args: dict[str, Any] = json.loads(json.dumps(job_args or {}, allow_nan=False))
+            self._job_args = copy_data(job_args or {})
         except (TypeError, ValueError) as err:
             msg = f"the job args of request {request_id!r} are not JSON data: {err}"
             raise ChainError(msg) from None
@@ -382,7 +383,7 @@ class ChainBuilder:
         order = topological_order([(job[0], job[3]) for job in self._jobs])
         factory = self._make_factory()
         specs = {job[0]: job for job in self._jobs}
-        job_args = json.loads(json.dumps(self._job_args))
+        job_args = copy_data(self._job_args)
         jobs: dict[str, ChainJob] = {}
         for job_id in order:
             _id, job_type, job_name, after, retry, retry_wait = specs[job_id]

@@ -8,7 +8,6 @@ only runs tries and reports how they ended.
 from __future__ import annotations
 
 import heapq
-import json
 import math
 import threading
 import time
@@ -26,6 +25,7 @@ from ._chain import ChainJob
 from ._executor import Attempt
 from ._executor import Executor
 from ._executor import Outcome
+from ._executor import copy_data
 from ._return import Return
 from ._runner import RunResult
 from ._state import State
@@ -73,12 +73,6 @@ class ChainJobStatus:
     tries: int
     #: The job's own ``status()``, or what the chain runner is doing with it.
     status: str
-
-
-def _copy(data: Mapping[str, Any]) -> dict[str, Any]:
-    """Return a deep copy of JSON data: no object of it is shared with the original."""
-    copied: dict[str, Any] = json.loads(json.dumps(dict(data)))
-    return copied
 
 
 @attrs.define
@@ -193,7 +187,7 @@ class ChainRunner:
                 raise ChainError(msg)
             self._ran = True
         try:
-            self._base = json.loads(json.dumps(job_data or {}, allow_nan=False))
+            self._base = copy_data(job_data or {})
         except (TypeError, ValueError) as err:
             msg = f"the job data given to run chain {self.chain.request_id!r} are not JSON data: {err}"
             raise ChainError(msg) from None
@@ -262,7 +256,7 @@ class ChainRunner:
             self._completed += 1
             job.state, job.tries, job.skipped = State.COMPLETE, spec.tries, True
             job.finished = self._completed
-            job.job_data = _copy(spec.job_data or {})
+            job.job_data = copy_data(spec.job_data or {})
 
     def _startable(self, job: _Job) -> bool:
         if self._stopped.is_set() or job.state != State.PENDING:
@@ -457,7 +451,7 @@ class ChainRunner:
             for job in sorted(self._jobs.values(), key=lambda j: j.finished or 0):
                 if job.state == State.COMPLETE:
                     data.update(job.job_data or {})
-            data = _copy(data)  # the caller's to change: shares nothing with the chain's records
+            data = copy_data(data)  # the caller's to change: shares nothing with the chain's records
             if all(job.state == State.COMPLETE for job in self._jobs.values()):
                 state = State.COMPLETE
             elif self._stopped.is_set():

@@ -24,11 +24,12 @@ from ._state import State
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from collections.abc import Mapping
 
     from ._factory import Factory
     from ._job import Job
 
-__all__ = ["Attempt", "Executor", "Outcome", "run_attempt"]
+__all__ = ["Attempt", "Executor", "Outcome", "copy_data", "run_attempt"]
 
 
 @final
@@ -157,7 +158,7 @@ def run_attempt(factory: Factory, attempt: Attempt, started: Callable[[Job], Non
     """
     where = f"job {attempt.job_id!r} ({attempt.record.type} {attempt.record.name!r})"
     try:
-        job_data = _copy(attempt.job_data)
+        job_data = copy_data(attempt.job_data)
         job = make_job(factory, attempt.record, where, lambda _msg: None)
     except Exception as err:  # noqa: BLE001 - a job that cannot be made fails alone
         return Outcome.failed(f"cannot make {where} here: {_describe(err)}", attempt.job_data)
@@ -176,11 +177,15 @@ def run_attempt(factory: Factory, attempt: Attempt, started: Callable[[Job], Non
     return Outcome(result.state, result.exit, error, result.stdout, result.stderr, job_data)
 
 
-def _copy(job_data: dict[str, Any]) -> dict[str, Any]:
-    """Return a deep copy of JSON data, through JSON: a try shares no object with another."""
-    if type(job_data) is dict and not job_data:  # nothing to copy: spare the codec
+def copy_data(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Return a deep copy of JSON data, through JSON: the copy shares no object with ``data``.
+
+    :raises TypeError: for data that is not JSON data.
+    :raises ValueError: for NaN or infinity in it.
+    """
+    if not data:  # nothing to copy: spare the codec
         return {}
-    copied: dict[str, Any] = json.loads(json.dumps(job_data, allow_nan=False))
+    copied: dict[str, Any] = json.loads(json.dumps(dict(data), allow_nan=False))
     return copied
 
 
