@@ -181,11 +181,15 @@ def copy_data(data: Mapping[str, Any]) -> dict[str, Any]:
     """Return a deep copy of JSON data, through JSON: the copy shares no object with ``data``.
 
     :raises TypeError: for data that is not JSON data.
-    :raises ValueError: for NaN or infinity in it.
+    :raises ValueError: for NaN or infinity in it, or data nested deeper than Python can recurse.
     """
     if not data:  # nothing to copy: spare the codec
         return {}
-    copied: dict[str, Any] = json.loads(json.dumps(dict(data), allow_nan=False))
+    try:
+        copied: dict[str, Any] = json.loads(json.dumps(dict(data), allow_nan=False))
+    except RecursionError:
+        msg = "it is nested too deeply to copy"
+        raise ValueError(msg) from None
     return copied
 
 

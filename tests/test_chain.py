@@ -187,6 +187,16 @@ def shells(installed: Factory, jobs: dict[str, tuple[str, list[str], int]]) -> C
     return chain
 
 
+def deep(levels: int) -> list[Any]:
+    """A list nested ``levels`` deep, built without recursion."""
+    top: list[Any] = []
+    inner = top
+    for _ in range(levels):
+        inner.append([])
+        inner = inner[0]
+    return top
+
+
 class TestBuild:
     def test_jobs_are_created_in_topological_order_with_one_shared_args_dict(self, steps: Factory) -> None:
         """Each step takes the first-added job whose after-jobs are taken; later jobs see earlier args."""
@@ -251,12 +261,21 @@ class TestBuild:
         [
             (lambda: ChainBuilder(""), "request_id must be a non-empty string"),
             (lambda: ChainBuilder("r", {"x": {1, 2}}), "job args of request 'r' are not JSON data"),
+            (lambda: ChainBuilder("r", {"x": deep(100_000)}), "not JSON data: it is nested too deeply"),
             (lambda: ChainBuilder("r").job("", "noop", "n"), "job id must be a non-empty string"),
             (lambda: ChainBuilder("r").job("a", "noop", "n", retry=-1), "job 'a': retry must be"),
             (lambda: ChainBuilder("r").job("a", "noop", "n", retry=True), "job 'a': retry must be"),
             (lambda: ChainBuilder("r").job("a", "noop", "n", retry_wait=float("inf")), "retry_wait must be"),
         ],
-        ids=["empty request", "args not JSON", "empty id", "negative retry", "bool retry", "infinite wait"],
+        ids=[
+            "empty request",
+            "args not JSON",
+            "args too deep",
+            "empty id",
+            "negative retry",
+            "bool retry",
+            "infinite wait",
+        ],
     )
     def test_bad_arguments_are_refused_at_once(self, call: Callable[[], object], match: str) -> None:
         """A bad request id, job args, id, retry or retry_wait: a ChainError naming it."""
@@ -543,6 +562,8 @@ class TestRun:
         chain = step_chain(steps, {"a": []})
         with pytest.raises(ChainError, match="job data given to run chain 'req' are not JSON data"):
             ChainRunner(chain, factory=steps).run({"x": object()})
+        with pytest.raises(ChainError, match="are not JSON data: it is nested too deeply"):
+            ChainRunner(chain, factory=steps).run({"x": deep(100_000)})
 
     def test_a_job_is_tried_1_plus_retry_times(self, steps: Factory, board: Board) -> None:
         """Two failed tries then a complete one, with retry=2; every try starts from the same job data."""
