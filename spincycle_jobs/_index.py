@@ -20,12 +20,19 @@ The stamps are taken before discovery starts, and the index is not written
 if any of them changed while it ran. It is read only from a folder and a
 file that this user owns and no one else can write; anything else, and any
 file that is not exactly such an index, means discovery runs again.
+
+A process checks an index by its header and stamps alone, and reads the rows
+when it first needs one; the length and checksum of the rows follow the
+stamps, so rows other than those checked (a file replaced in between) are
+seen as a damaged index.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
+import operator
 import os
 import sys
 import zlib
@@ -35,12 +42,13 @@ from typing import Final
 from typing import NamedTuple
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from collections.abc import Iterable
 
 __all__ = ["CorruptIndexError", "Index", "PluginRow", "Snapshot", "Stamps", "TypeRow", "locate"]
 
 #: Bump when the file's shape changes: an index of another version is ignored.
-INDEX_VERSION: Final = 4
+INDEX_VERSION: Final = 5
 #: The start of every file this package writes in the cache folder.
 MAGIC: Final = b'{"format":"spincycle-jobs/index",'
 CACHE_DIR_ENV: Final = "SPINCYCLE_JOBS_CACHE_DIR"
@@ -49,8 +57,13 @@ KEEP: Final = 32
 #: A file whose change time is this close to the start of discovery (or later) may
 #: have changed while it ran: file systems keep time with a coarse clock.
 CLOCK_SLACK_NS: Final = 20_000_000
+#: The first read of an index: its header and stamps, at 1,000 distributions about 45 KiB.
+_HEAD_BYTES: Final = 1 << 17
 _METADATA_SUFFIXES: Final = (".dist-info", ".egg-info")
 _ENCODER = json.JSONEncoder(separators=(",", ":"))
+#: What a stamp keeps of a file's stat.
+_STAMP: Final = operator.attrgetter("st_mtime_ns", "st_ctime_ns", "st_size", "st_ino")
+_STAT_DIR_FD: Final = os.stat in os.supports_dir_fd
 
 # Paths are plain strings here, not pathlib: importing pathlib would cost a
 # warm start more than reading the index does.
@@ -135,19 +148,26 @@ class Snapshot:
     not thousands: the length of the plugins' lines, then those, then the
     types', sorted by type.
 
-    :raises CorruptIndexError: when ``data`` is not such rows; from a lookup, when
-        the row it finds does not parse.
+    :param rows: those bytes, or a function that reads them when first needed
+        (an index is checked before its rows are read).
+    :raises CorruptIndexError: from any method, when the rows are not such rows,
+        or the row it finds does not parse.
     """
 
-    def __init__(self, data: bytes, start: int = 0) -> None:
-        #: The rows are ``data[start:]``: an index file's bytes are kept as they are read, not copied.
-        self._data = data
-        self._start = start
-        head_end = data.find(b"\n", start)
-        if head_end < 0 or not data[start:head_end].isdigit() or not data.endswith(b"\n"):
-            msg = "the rows of the index do not start with their length"
-            raise CorruptIndexError(msg)
-        self._plugins = (head_end, head_end + int(data[start:head_end]))
+    def __init__(self, rows: bytes | Callable[[], bytes]) -> None:
+        self._load: Callable[[], bytes] = rows if callable(rows) else lambda: rows
+        self._parts: tuple[bytes, int, int] | None = None
+
+    def _rows(self) -> tuple[bytes, int, int]:
+        """Return the rows, where the plugins' lines start and where they end."""
+        if self._parts is None:
+            data = self._load()
+            head_end = data.find(b"\n")
+            if head_end < 0 or not data[:head_end].isdigit() or not data.endswith(b"\n"):
+                msg = "the rows of the index do not start with their length"
+                raise CorruptIndexError(msg)
+            self._parts = (data, head_end, head_end + int(data[:head_end]))
+        return self._parts
 
     @classmethod
     def of(cls, plugins: list[PluginRow], types: list[TypeRow]) -> Snapshot:
@@ -160,10 +180,10 @@ class Snapshot:
 
     def data(self) -> bytes:
         """Return the rows as the lines of an index file."""
-        return self._data[self._start :]
+        return self._rows()[0]
 
     @staticmethod
-    def _find(data: bytes, name: str, start: int, end: int) -> bytes | None:
+    def _find(data: bytes, start: int, end: int, name: str) -> bytes | None:
         """Return the line in ``data[start:end]`` whose row starts with ``name``, or ``None``."""
         # In JSON, '["name",' can begin nothing else; each line starts after a newline.
         at = data.find(b"\n" + json.dumps([name])[:-1].encode() + b",", start, end)
@@ -174,54 +194,69 @@ class Snapshot:
 
     def plugin(self, name: str) -> PluginRow | None:
         """Return the row of the plugin called ``name``, or ``None``."""
-        line = self._find(self._data, name, *self._plugins)
+        line = self._find(*self._rows(), name)
         return None if line is None else PluginRow.parse(_decode(line))
 
     def all_plugins(self) -> list[PluginRow]:
         """Return every plugin's row."""
-        start, end = self._plugins
-        return [PluginRow.parse(_decode(line)) for line in self._data[start:end].split(b"\n") if line]
+        data, start, end = self._rows()
+        return [PluginRow.parse(_decode(line)) for line in data[start:end].split(b"\n") if line]
 
     def lookup(self, job_type: str) -> TypeRow | None:
         """Return the row of ``job_type``, or ``None`` when the index has no such type."""
-        line = self._find(self._data, job_type, self._plugins[1], len(self._data))
+        data, _, start = self._rows()
+        line = self._find(data, start, len(data), job_type)
         return None if line is None else TypeRow.parse(_decode(line))
 
     def all_types(self) -> list[TypeRow]:
         """Return every type's row, sorted by type."""
-        lines = self._data[self._plugins[1] :].split(b"\n")
-        return [TypeRow.parse(_decode(line)) for line in lines if line]
+        data, _, start = self._rows()
+        return [TypeRow.parse(_decode(line)) for line in data[start:].split(b"\n") if line]
 
 
 def _dumps(value: object) -> str:
     return _ENCODER.encode(value)
 
 
-def stat(path: str) -> Stat:
+def stat(path: str, dir_fd: int | None = None) -> Stat:
     """Return what identifies ``path``'s current state, or ``None`` when it does not exist."""
     try:
-        st = os.stat(path)
+        return _STAMP(os.stat(path, dir_fd=dir_fd))
     except OSError:
         return None
-    return (st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino)
 
 
 def _digest(stats: Iterable[Stat]) -> int:
     """Return one number for many stats (the hash of integers is the same in every process)."""
-    flat: list[int] = []
-    for st in stats:
-        flat.extend(st or (-1,))
-    return hash(tuple(flat))
+    return hash(tuple(() if st is None else st for st in stats))
 
 
-def _stats(folder: str, files: list[str]) -> list[Stat]:
-    """Return the stat of each of ``files``, relative to ``folder``, as :func:`stat` does, but faster."""
-    prefix = os.path.join(folder, "")
+def _digest_in(folder: str, files: list[str]) -> int | None:
+    """Return :func:`_digest` of the stats of ``files`` in ``folder``, or ``None`` without the folder.
+
+    This checks every plugin's ``RECORD``, so it is written for speed: names are
+    looked up from the open folder (fewer path components for the kernel to
+    walk), and the stats of a folder where no file is missing are taken in one
+    comprehension.
+    """
+    if not files:
+        return _digest(())
+    fd, prefix = None, ""
     try:
-        found = [os.stat(prefix + name) for name in files]
+        if _STAT_DIR_FD:
+            fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        else:
+            prefix = os.path.join(folder, "")
     except OSError:
-        return [stat(prefix + name) for name in files]
-    return [(st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino) for st in found]
+        return None
+    try:
+        try:
+            return hash(tuple([_STAMP(os.stat(prefix + name, dir_fd=fd)) for name in files]))
+        except OSError:  # a file is missing
+            return _digest([stat(prefix + name, dir_fd=fd) for name in files])
+    finally:
+        if fd is not None:
+            os.close(fd)
 
 
 def _metadata_names(folder: str) -> list[str]:
@@ -308,15 +343,16 @@ def _entry_unchanged(entry: str, own: object, names_crc: object, files: object, 
             return False
     if not isinstance(files, str):
         return False
-    return digest == _digest(_stats(folder, files.split("\n") if files else []))
+    return digest == _digest_in(folder, files.split("\n") if files else [])
 
 
 class Index:
     """One index file: where it is, and the key it must carry.
 
     The file is lines of JSON: a header with the format, its version, the key
-    and a checksum of the rest; the stamps of the ``sys.path`` entries; the
-    stamps of other files; then the :class:`Snapshot`'s lines.
+    and a checksum of the next three lines; the stamps of the ``sys.path``
+    entries; the stamps of other files; the length and checksum of the rows;
+    then the :class:`Snapshot`'s lines, the rows.
     """
 
     def __init__(self, path: str, key: str, entries: list[str]) -> None:
@@ -330,25 +366,37 @@ class Index:
         return _dumps(header | {"crc": zlib.crc32(body)}).encode()
 
     def read(self) -> Snapshot | None:
-        """Return the snapshot if the file is a trusted, valid, current index for this key, else ``None``."""
+        """Return the snapshot if the file is a trusted, valid, current index for this key, else ``None``.
+
+        This reads and checks the header and the stamps; the rows are read when first needed.
+        """
         try:
-            data = _read_private(self.path)
-            if data is None:
+            head = _read_private(self.path, size=_HEAD_BYTES)
+            if head is not None and head.count(b"\n") < 4:  # noqa: PLR2004 - the lines before the rows
+                head = _read_private(self.path)  # stamps too long for the first read
+            if head is None:
                 return None
-            header_end = data.index(b"\n")
-            if data[:header_end] != self._header(memoryview(data)[header_end:]):
+            header_end = head.index(b"\n")
+            entries_end = head.index(b"\n", header_end + 1)
+            files_end = head.index(b"\n", entries_end + 1)
+            rows_end = head.index(b"\n", files_end + 1)
+            if head[:header_end] != self._header(memoryview(head)[header_end:rows_end]):
                 return None
-            entries_end = data.index(b"\n", header_end + 1)
-            files_end = data.index(b"\n", entries_end + 1)
-            entries, files = (
-                json.loads(data[header_end + 1 : entries_end]),
-                json.loads(data[entries_end + 1 : files_end]),
-            )
+            entries, files = json.loads(head[header_end:entries_end]), json.loads(head[entries_end:files_end])
             if not self._current(entries, files):
                 return None
-            return Snapshot(data, files_end + 1)
+            size, crc = json.loads(head[files_end:rows_end])
+            return Snapshot(functools.partial(self._rows, rows_end + 1, int(size), int(crc)))
         except Exception:  # noqa: BLE001 - an index that cannot be read is no index
             return None
+
+    def _rows(self, offset: int, size: int, crc: int) -> bytes:
+        """Return the rows of a checked index: those its header and stamps vouch for, or raise."""
+        data = _read_private(self.path, offset)
+        if data is None or len(data) != size or zlib.crc32(data) != crc:
+            msg = "the index changed or was damaged after it was checked"
+            raise CorruptIndexError(msg)
+        return data
 
     def _current(self, entries: list[list[Any]], files: list[Any]) -> bool:
         """Whether the recorded stamps are those of the files now."""
@@ -377,9 +425,14 @@ class Index:
         changed = any(s is not None and s[1] >= stamps.started_ns - CLOCK_SLACK_NS for _, s in file_stats)
         if changed or not stamps.unchanged():
             return False
-        lines = [stamps.record(plugin_dists), [self._working_folder(files), *file_stats]]
-        body = "".join("\n" + _dumps(line) for line in lines).encode() + b"\n" + snapshot.data()
-        return _write_private(self.path, self._header(body) + body)
+        rows = snapshot.data()
+        lines = [
+            stamps.record(plugin_dists),
+            [self._working_folder(files), *file_stats],
+            [len(rows), zlib.crc32(rows)],
+        ]
+        body = "".join("\n" + _dumps(line) for line in lines).encode()
+        return _write_private(self.path, self._header(body) + body + b"\n" + rows)
 
     def _working_folder(self, files: list[str]) -> str | None:
         """Return the working folder if a plugin's code came from it, through "" on ``sys.path``.
@@ -410,8 +463,11 @@ def _mine(st: os.stat_result) -> bool:
     return st.st_uid == os.getuid() and not st.st_mode & 0o1022  # group, others, sticky
 
 
-def _read_private(path: str) -> bytes | None:
-    """Return the file's content if it and its folder are the user's alone, else ``None``."""
+def _read_private(path: str, offset: int = 0, size: int = -1) -> bytes | None:
+    """Return ``size`` bytes (all by default) from ``offset`` of the file at ``path``.
+
+    :returns: ``None`` unless the file and its folder are the user's alone and can be read.
+    """
     import stat as st_mode  # noqa: PLC0415 - a small C module
 
     folder = os.path.realpath(os.path.dirname(path))
@@ -425,7 +481,9 @@ def _read_private(path: str) -> bytes | None:
         st = os.fstat(fd)
         if not st_mode.S_ISREG(st.st_mode) or not _mine(st):
             return None
-        return src.read()
+        if offset:
+            src.seek(offset)
+        return src.read(size)
 
 
 def _private_dir(path: str) -> str | None:

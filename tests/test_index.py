@@ -11,6 +11,7 @@ import textwrap
 import threading
 import zlib
 from pathlib import Path
+from typing import TYPE_CHECKING
 from typing import Any
 
 import pytest
@@ -23,6 +24,9 @@ from .conftest import Venv
 from .conftest import write_project
 from .plugins import GOOD
 from .plugins import OTHER
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 # What a process sees: listings, whether the index was used, which plugin modules it imported.
 OBSERVE = """\
@@ -234,6 +238,15 @@ def test_refresh_rebuilds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     assert second.types() == first.types()
 
 
+def _plant(path: Path, edit: Callable[[bytes], bytes]) -> None:
+    """Rewrite an index's rows with ``edit``, and its checksums to match, as anyone can."""
+    header, entries, files, _, rows = path.read_bytes().split(b"\n", 4)
+    rows = edit(rows)
+    body = b"\n".join([b"", entries, files, json.dumps([len(rows), zlib.crc32(rows)]).encode()])
+    fields = json.loads(header) | {"crc": zlib.crc32(body)}
+    path.write_bytes(json.dumps(fields, separators=(",", ":")).encode() + body + b"\n" + rows)
+
+
 def _index_at(folder: Path, name: str = "index-new.json") -> Any:
     from spincycle_jobs import _index  # noqa: PLC0415 - the module under test
 
@@ -371,10 +384,7 @@ class TestTrust:
         assert Factory().make("noop", "n").name() == "n"
         assert Factory().used_index is True
         (path,) = folder.glob("index-*.json")
-        header, _, body = path.read_bytes().partition(b"\n")
-        body = body.replace(b"spincycle_jobs_example.noop:NoOp", b"tests.jobs:Echo")
-        fields = json.loads(header) | {"crc": zlib.crc32(b"\n" + body)}  # anyone can recompute it
-        path.write_bytes(json.dumps(fields, separators=(",", ":")).encode() + b"\n" + body)
+        _plant(path, lambda rows: rows.replace(b"spincycle_jobs_example.noop:NoOp", b"tests.jobs:Echo"))
         assert type(Factory().make("noop", "n")).__name__ == "Echo"  # the user's own folder: trusted
         folder.chmod(0o777)
         factory = Factory()
@@ -383,6 +393,20 @@ class TestTrust:
 
 
 class TestDamage:
+    def test_rows_replaced_after_the_check(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Rows read after the check are those the stamps were checked with: others mean discovery."""
+        monkeypatch.setenv("SPINCYCLE_JOBS_CACHE_DIR", str(tmp_path / "cache"))
+        from spincycle_jobs import Factory  # noqa: PLC0415
+
+        Factory().types()
+        factory = Factory()
+        assert factory.used_index is True  # checked; the rows are not read yet
+        (path,) = (tmp_path / "cache").glob("index-*.json")
+        _plant(path, lambda rows: rows.replace(b"spincycle_jobs_example.noop:NoOp", b"tests.jobs:Echo"))
+        assert [type(factory.make("noop", "n")).__name__, factory.used_index] == ["NoOp", False]
+        fresh = Factory()  # discovery above rewrote the index
+        assert [type(fresh.make("noop", "n")).__name__, fresh.used_index] == ["NoOp", True]
+
     def test_deeply_nested_header(self, tmp_path: Path) -> None:
         """A header of deeply nested JSON is no index, not a RecursionError."""
         index = _index_at(tmp_path / "cache")
@@ -405,13 +429,14 @@ class TestDamage:
         expected = Factory(cache=False).types()
         Factory().types()
         (path,) = (tmp_path / "cache").glob("index-*.json")
-        header, _, body = path.read_bytes().partition(b"\n")
-        lines = body.split(b"\n")
-        at = next(i for i, line in enumerate(lines) if line.startswith(b'["noop",'))
-        lines[at] = b'["noop",' + row if not row.startswith(b'["noop"') else row
-        body = b"\n".join(lines)
-        fields = json.loads(header) | {"crc": zlib.crc32(b"\n" + body)}
-        path.write_bytes(json.dumps(fields, separators=(",", ":")).encode() + b"\n" + body)
+
+        def damage(rows: bytes) -> bytes:
+            lines = rows.split(b"\n")
+            at = next(i for i, line in enumerate(lines) if line.startswith(b'["noop",'))
+            lines[at] = b'["noop",' + row if not row.startswith(b'["noop"') else row
+            return b"\n".join(lines)
+
+        _plant(path, damage)
         factory = Factory()
         assert factory.make("noop", "n").name() == "n"
         assert factory.types() == expected
