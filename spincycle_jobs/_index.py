@@ -471,19 +471,20 @@ def _read_private(path: str, offset: int = 0, size: int = -1) -> bytes | None:
     import stat as st_mode  # noqa: PLC0415 - a small C module
 
     folder = os.path.realpath(os.path.dirname(path))
+    # Not following a symlink, and not waiting on a FIFO: only a regular file is read.
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
     try:
         if not _mine(os.stat(folder)):
             return None
-        fd = os.open(os.path.join(folder, os.path.basename(path)), os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        with os.fdopen(os.open(os.path.join(folder, os.path.basename(path)), flags), "rb") as src:
+            st = os.fstat(src.fileno())
+            if not st_mode.S_ISREG(st.st_mode) or not _mine(st):
+                return None
+            if offset:
+                src.seek(offset)
+            return src.read(size)
     except OSError:
         return None
-    with os.fdopen(fd, "rb") as src:
-        st = os.fstat(fd)
-        if not st_mode.S_ISREG(st.st_mode) or not _mine(st):
-            return None
-        if offset:
-            src.seek(offset)
-        return src.read(size)
 
 
 def _private_dir(path: str) -> str | None:

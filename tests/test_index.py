@@ -362,6 +362,17 @@ class TestTrust:
         Path(written.path).symlink_to(target)
         assert written.read() is None
 
+    @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="POSIX only")
+    def test_fifo_is_not_waited_on(self, written: Any) -> None:
+        """A FIFO where the index should be is no index: reading it does not wait for a writer."""
+        Path(written.path).unlink()
+        os.mkfifo(written.path, 0o600)
+        found: list[Any] = []
+        reader = threading.Thread(target=lambda: found.append(written.read()), daemon=True)
+        reader.start()
+        reader.join(timeout=30)
+        assert found == [None]
+
     @pytest.mark.skipif(
         not hasattr(os, "geteuid") or os.geteuid() != 0, reason="chown to another user needs root"
     )
