@@ -371,9 +371,11 @@ class Index:
         This reads and checks the header and the stamps; the rows are read when first needed.
         """
         try:
-            head = _read_private(self.path, size=_HEAD_BYTES)
-            if head is not None and head.count(b"\n") < 4:  # noqa: PLR2004 - the lines before the rows
-                head = _read_private(self.path)  # stamps too long for the first read
+            size = _HEAD_BYTES
+            head = _read_private(self.path, size=size)
+            while head is not None and len(head) == size and head.count(b"\n") < 4:  # noqa: PLR2004
+                size *= 4  # the stamps of many distributions: read on, not to the end
+                head = _read_private(self.path, size=size)
             if head is None:
                 return None
             header_end = head.index(b"\n")

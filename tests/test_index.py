@@ -261,6 +261,19 @@ def _write(index: Any, plugins: list[Any] | None = None, types: list[Any] | None
     return written
 
 
+def test_stamps_longer_than_the_first_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An index whose header and stamps do not fit in the first read is read on; its rows are found."""
+    from spincycle_jobs import _index  # noqa: PLC0415 - the module under test
+
+    monkeypatch.setattr(_index, "_HEAD_BYTES", 16)
+    index = _index_at(tmp_path / "cache")
+    plugin, row = _index.PluginRow("p", "dist", "1.0", "m", 0.5), _index.TypeRow("t", "p", "m:f", "m:f")
+    assert _write(index, [plugin], [row])
+    snapshot = index.read()
+    assert snapshot is not None
+    assert [snapshot.lookup("t"), snapshot.plugin("p")] == [row, plugin]
+
+
 def test_prune_keeps_the_newest(tmp_path: Path) -> None:
     """Writing an index prunes the folder to the newest index files, and crashed writers' old files."""
     from spincycle_jobs import _index  # noqa: PLC0415 - the module under test

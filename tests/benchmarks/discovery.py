@@ -4,8 +4,10 @@ Run: ``python -m tests.benchmarks.discovery [--sizes 1,10,100,1000] [--repeat 5]
 (stevedore rows need ``pip install stevedore``). Each row is a new Python
 process doing one thing; the table gives the median wall time of each, and
 each approach's time as a multiple of this package's ``Factory`` with its index warm.
-A last row per size is measured inside the process: checking the index, from
-reading it to knowing it is current, as the first ``Factory`` of a process does.
+The last two rows per size are measured inside the process: checking the
+index, from reading it to knowing it is current, as the first ``Factory`` of a
+process does; and its floor, a bare loop of ``os.stat`` over the files the
+index stamps, which any check that sees a change to each of them must pay.
 """
 
 from __future__ import annotations
