@@ -27,12 +27,12 @@ def run_once(code: str, env: dict[str, str]) -> float:
     return time.perf_counter() - start
 
 
-def run_timed(code: str, env: dict[str, str]) -> list[float]:
-    """Return the seconds that ``python -c code`` prints on its last line: times measured in-process."""
+def run_timed(code: str, env: dict[str, str]) -> float:
+    """Return the seconds that ``python -c code`` prints as its last line: a time measured in-process."""
     proc = subprocess.run(
         [sys.executable, "-c", code], env=_environ(env), check=True, capture_output=True, text=True
     )
-    return [float(field) for field in proc.stdout.splitlines()[-1].split()]
+    return float(proc.stdout.split()[-1])
 
 
 def interleaved(cases: Mapping[str, Callable[[], float]], repeat: int) -> dict[str, float]:

@@ -16,7 +16,6 @@ import argparse
 import functools
 import importlib.util
 import shutil
-import statistics
 import sys
 import tempfile
 from pathlib import Path
@@ -43,16 +42,18 @@ Factory(group={GROUP!r}).make({TYPE!r}, "x")
 """
 BASE = "Factory().make, index warm"
 CHECK = "checking the index, in-process (ms, not a process)"
-FLOOR = "its floor: a bare os.stat of each stamped file, in-process"
 CHECK_CODE = f"""
-import json, os, time
-from spincycle_jobs import Factory, _index
+import time
+from spincycle_jobs import Factory
 factory = Factory(group={GROUP!r})
 start = time.perf_counter()
 assert factory.used_index  # reads the index's header and stamps, checks every stamp; makes nothing
-check = time.perf_counter() - start
-
-# The floor, in the same process: a bare os.stat of each file the index stamps.
+print(time.perf_counter() - start)
+"""
+FLOOR = "its floor: a bare os.stat of each stamped file, in-process"
+FLOOR_CODE = f"""
+import json, os, time
+from spincycle_jobs import _index
 index = _index.locate({GROUP!r}, None, frozenset())
 with open(index.path, "rb") as src:
     _, entries, files = src.read().split(b"\\n", 3)[:3]
@@ -65,7 +66,7 @@ for path in paths:
         os.stat(path)
     except OSError:
         pass
-print(check, time.perf_counter() - start)
+print(time.perf_counter() - start)
 """
 IN_PROCESS = (CHECK, FLOOR)
 PLUGGY_LAZY = "pluggy load_setuptools_entrypoints, lazy class paths"
@@ -121,13 +122,6 @@ def _ratio(name: str, t: float, times: dict[str, float]) -> str:
     return f"{t / times[BASE]:.2f}x"
 
 
-def _check(env: dict[str, str], floors: list[float]) -> float:
-    """Return the time of checking the index; keep its floor's, measured in the same process."""
-    check, floor = run_timed(CHECK_CODE, env)
-    floors.append(floor)
-    return check
-
-
 def _case(code: str, env: dict[str, str], reset: Path | None) -> float:
     if reset is not None:
         shutil.rmtree(reset, ignore_errors=True)
@@ -159,11 +153,10 @@ def main() -> None:
             for name, (code, extra, reset) in approaches.items():
                 run_once(code, env | extra)  # warm the OS file cache, and the caches
                 cases[name] = functools.partial(_case, code, env | extra, cache / reset if reset else None)
-            floors: list[float] = []
-            cases[CHECK] = functools.partial(_check, env, floors)
+            cases[CHECK] = functools.partial(run_timed, CHECK_CODE, env)
+            cases[FLOOR] = functools.partial(run_timed, FLOOR_CODE, env)
             slow = {k: v for k, v in cases.items() if k.endswith("all job classes")}
             times = interleaved({k: v for k, v in cases.items() if k not in slow}, opts.repeat)
-            times[FLOOR] = statistics.median(floors)
             times |= interleaved(slow, 1 if size >= 1000 else opts.repeat)  # about 30 s a run at 1,000
             rows += [
                 [
