@@ -57,8 +57,8 @@ KEEP: Final = 32
 #: A file whose change time is this close to the start of discovery (or later) may
 #: have changed while it ran: file systems keep time with a coarse clock.
 CLOCK_SLACK_NS: Final = 20_000_000
-#: The first read of an index: its header and stamps, at 1,000 distributions about 45 KiB.
-_HEAD_BYTES: Final = 1 << 17
+#: The first read of an index: its header and stamps (about 45 KiB at 1,000 distributions).
+_HEAD_BYTES: Final = 1 << 16
 _METADATA_SUFFIXES: Final = (".dist-info", ".egg-info")
 _ENCODER = json.JSONEncoder(separators=(",", ":"))
 #: What a stamp keeps of a file's stat.
@@ -228,7 +228,7 @@ def stat(path: str, dir_fd: int | None = None) -> Stat:
 
 def _digest(stats: Iterable[Stat]) -> int:
     """Return one number for many stats (the hash of integers is the same in every process)."""
-    return hash(tuple(() if st is None else st for st in stats))
+    return hash(tuple([hash(() if st is None else st) for st in stats]))
 
 
 def _digest_in(folder: str, files: list[str]) -> int | None:
@@ -236,8 +236,9 @@ def _digest_in(folder: str, files: list[str]) -> int | None:
 
     This checks every plugin's ``RECORD``, so it is written for speed: names are
     looked up from the open folder (fewer path components for the kernel to
-    walk), and the stats of a folder where no file is missing are taken in one
-    comprehension.
+    walk), the stats of a folder where no file is missing are taken in one
+    comprehension, and only a number is kept of each (in a new process, every
+    new page of memory costs a page fault).
     """
     if not files:
         return _digest(())
@@ -251,7 +252,7 @@ def _digest_in(folder: str, files: list[str]) -> int | None:
         return None
     try:
         try:
-            return hash(tuple([_STAMP(os.stat(prefix + name, dir_fd=fd)) for name in files]))
+            return hash(tuple([hash(_STAMP(os.stat(prefix + name, dir_fd=fd))) for name in files]))
         except OSError:  # a file is missing
             return _digest([stat(prefix + name, dir_fd=fd) for name in files])
     finally:
@@ -321,7 +322,7 @@ class Stamps:
                     chosen = ("entry_points.txt", entry_points) if entry_points is not None else ("", where)
                 files.append(os.path.join(name, chosen[0]) if chosen[0] else name)
                 stats.append(chosen[1])
-            kept.append([entry, own, zlib.crc32("\n".join(names).encode()), "\n".join(files), _digest(stats)])
+            kept.append([entry, own, zlib.crc32("\n".join(names).encode()), files, _digest(stats)])
         return kept
 
 
@@ -341,9 +342,7 @@ def _entry_unchanged(entry: str, own: object, names_crc: object, files: object, 
             return False
         if not os.path.isdir(folder):
             return False
-    if not isinstance(files, str):
-        return False
-    return digest == _digest_in(folder, files.split("\n") if files else [])
+    return isinstance(files, list) and digest == _digest_in(folder, files)
 
 
 class Index:

@@ -58,7 +58,7 @@ index = _index.locate({GROUP!r}, None, frozenset())
 with open(index.path, "rb") as src:
     _, entries, files = src.read().split(b"\\n", 3)[:3]
 entries, files = json.loads(entries), json.loads(files)
-paths = [os.path.join(e[0] or os.getcwd(), name) for e in entries if e[3] for name in e[3].split("\\n")]
+paths = [os.path.join(e[0] or os.getcwd(), name) for e in entries for name in e[3]]
 paths += [e[0] or os.getcwd() for e in entries] + [path for path, _ in files[1:]]
 start = time.perf_counter()
 for path in paths:
