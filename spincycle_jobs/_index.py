@@ -234,11 +234,11 @@ def _digest(stats: Iterable[Stat]) -> int:
 def _digest_in(folder: str, files: list[str]) -> int | None:
     """Return :func:`_digest` of the stats of ``files`` in ``folder``, or ``None`` without the folder.
 
-    This checks every plugin's ``RECORD``, so it is written for speed: names are
-    looked up from the open folder (fewer path components for the kernel to
-    walk), the stats of a folder where no file is missing are taken in one
-    comprehension, and only a number is kept of each (in a new process, every
-    new page of memory costs a page fault).
+    Every process that reads the index checks each stamped file, so this is
+    written for speed: names are looked up from the open folder (fewer path
+    components for the kernel to walk), the stats of a folder where no file is
+    missing are taken in one comprehension, and only a number is kept of each
+    (in a new process, every new page of memory costs a page fault).
     """
     if not files:
         return _digest(())
