@@ -24,14 +24,13 @@ from typing import TYPE_CHECKING
 from typing import NamedTuple
 
 from ._catalog import normalize
+from ._index import METADATA_SUFFIXES
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from importlib.metadata import Distribution
 
 __all__ = ["Found", "entry_points"]
-
-_METADATA_SUFFIXES = (".dist-info", ".egg-info")
 
 
 class Found(NamedTuple):
@@ -110,7 +109,7 @@ def _of_folder(folder: str, names: list[str], group: str, seen: set[str]) -> Ite
     """Yield the group's entry points of the distributions in ``folder``, in its listing's order."""
     needle = f"[{group}]"
     for name in names:
-        if not name.lower().endswith(_METADATA_SUFFIXES):
+        if not name.lower().endswith(METADATA_SUFFIXES):
             continue
         key = _stem_key(name)
         if key in seen:

@@ -59,7 +59,8 @@ KEEP: Final = 32
 CLOCK_SLACK_NS: Final = 20_000_000
 #: The first read of an index: its header and stamps (about 45 KiB at 1,000 distributions).
 _HEAD_BYTES: Final = 1 << 16
-_METADATA_SUFFIXES: Final = (".dist-info", ".egg-info")
+#: How the metadata folders of distributions end.
+METADATA_SUFFIXES: Final = (".dist-info", ".egg-info")
 _ENCODER = json.JSONEncoder(separators=(",", ":"))
 #: What a stamp keeps of a file's stat.
 _STAMP: Final = operator.attrgetter("st_mtime_ns", "st_ctime_ns", "st_size", "st_ino")
@@ -263,7 +264,7 @@ def _digest_in(folder: str, files: list[str]) -> int | None:
 def _metadata_names(folder: str) -> list[str]:
     """Return the names of the distributions' metadata folders in ``folder``, sorted."""
     try:
-        return sorted(n for n in os.listdir(folder) if n.lower().endswith(_METADATA_SUFFIXES))
+        return sorted(n for n in os.listdir(folder) if n.lower().endswith(METADATA_SUFFIXES))
     except OSError:
         return []
 
@@ -386,8 +387,8 @@ class Index:
             entries, files = json.loads(head[header_end:entries_end]), json.loads(head[entries_end:files_end])
             if not self._current(entries, files):
                 return None
-            size, crc = json.loads(head[files_end:rows_end])
-            return Snapshot(functools.partial(self._rows, rows_end + 1, int(size), int(crc)))
+            rows_size, rows_crc = json.loads(head[files_end:rows_end])
+            return Snapshot(functools.partial(self._rows, rows_end + 1, int(rows_size), int(rows_crc)))
         except Exception:  # noqa: BLE001 - an index that cannot be read is no index
             return None
 
