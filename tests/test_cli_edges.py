@@ -6,6 +6,7 @@ import json
 import signal
 import subprocess
 import sys
+import threading
 from typing import TYPE_CHECKING
 
 import pytest
@@ -303,3 +304,29 @@ class TestShowAndDoctor:
         out = json.loads(cli("doctor", "--json", site=site).stdout)
         assert [d["distribution"] for d in out["no_entry_point"]] == ["lonely-jobs"]
         assert out["problems"] == 3
+
+    def test_origin_of_causes_that_loop(self) -> None:
+        """An error that is its own cause, or its cause's, still has an origin: doctor does not spin."""
+        from spincycle_jobs._cli._doctor import origin  # noqa: PLC0415 - the function under test
+
+        def fail(cause: BaseException | None) -> None:
+            raise ValueError("x") from cause
+
+        def raised(cause: BaseException | None) -> BaseException:
+            try:
+                fail(cause)
+            except ValueError as err:
+                return err
+            raise AssertionError
+
+        alone = raised(None)
+        alone.__cause__ = alone
+        first = raised(None)
+        second = raised(first)
+        first.__cause__ = second
+        found: list[str] = []
+        worker = threading.Thread(target=lambda: found.extend([origin(alone), origin(first)]), daemon=True)
+        worker.start()
+        worker.join(timeout=30)
+        assert len(found) == 2
+        assert [o.rsplit(":", 1)[0] for o in found] == [__file__, __file__]

@@ -63,8 +63,10 @@ def origin(error: BaseException) -> str:
     Frames of the import machinery (``<frozen importlib._bootstrap>``) are
     skipped: a module that is missing is reported at the plugin's import.
     """
-    while error.__cause__ is not None:
+    seen = {id(error)}
+    while error.__cause__ is not None and id(error.__cause__) not in seen:  # a cause can loop back
         error = error.__cause__
+        seen.add(id(error))
     frames = traceback.extract_tb(error.__traceback__)
     ours = [f for f in frames if not f.filename.startswith("<") and "importlib" not in f.filename]
     if not (ours or frames):

@@ -157,7 +157,10 @@ def _created(opts: argparse.Namespace, jobs: Factory) -> JobRecord:
     try:
         return JobRecord.create(jobs, opts.type, opts.name, kv_dict(opts.job_args))
     except JobError as error:
-        raise _hint(error, opts.job_args) from error
+        hinted = _hint(error, opts.job_args)
+        if hinted is error:
+            raise
+        raise hinted from error
 
 
 def _create(opts: argparse.Namespace) -> int:
