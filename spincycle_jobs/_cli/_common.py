@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterable
     from collections.abc import Sequence
 
+    from spincycle_jobs._catalog import TypeInfo
     from spincycle_jobs._factory import Factory
 
 __all__ = [
@@ -58,6 +59,7 @@ __all__ = [
     "read_text",
     "seconds",
     "table",
+    "type_dict",
     "wants_json",
     "warn",
     "write_text",
@@ -379,3 +381,8 @@ def table(rows: Sequence[Sequence[str]]) -> str:
 def plural(count: int, word: str) -> str:
     """``1 problem``, ``2 problems``."""
     return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+def type_dict(info: TypeInfo) -> dict[str, Any]:
+    """Return a job type's record as ``--json`` prints it."""
+    return {k: getattr(info, k) for k in ("type", "plugin", "distribution", "version", "target")}

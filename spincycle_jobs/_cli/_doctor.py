@@ -7,12 +7,16 @@ import traceback
 from typing import TYPE_CHECKING
 from typing import Any
 
+from spincycle_jobs._catalog import PROJECT_NAME
+from spincycle_jobs._catalog import normalize
+
 from ._common import EXIT_FAIL
 from ._common import EXIT_OK
 from ._common import clean
 from ._common import emit
 from ._common import factory
 from ._common import plural
+from ._common import type_dict
 
 if TYPE_CHECKING:
     import argparse
@@ -22,19 +26,13 @@ if TYPE_CHECKING:
 __all__ = ["doctor", "forgotten_entry_points", "origin"]
 
 _DIST: str = "spincycle-jobs"
-#: The entry-point group plugins declare (the contract fixes it).
-PROJECT_NAME: str = "spincycle_jobs"
-
-
-def _normalize(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def _needs_us(requirement: str) -> bool:
     """Whether a ``Requires-Dist`` line names spincycle-jobs, other than through an extra."""
     name = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", requirement)
     marker = requirement.partition(";")[2]
-    return name is not None and _normalize(name[1]) == _DIST and "extra" not in marker
+    return name is not None and normalize(name[1]) == _DIST and "extra" not in marker
 
 
 def forgotten_entry_points(group: str = PROJECT_NAME) -> list[tuple[str, str | None]]:
@@ -47,7 +45,7 @@ def forgotten_entry_points(group: str = PROJECT_NAME) -> list[tuple[str, str | N
     found: dict[str, tuple[str, str | None]] = {}
     for dist in distributions():
         name = dist.metadata["Name"] or ""
-        key = _normalize(name)
+        key = normalize(name)
         if not name or key == _DIST or key in found:
             continue
         if any(_needs_us(r) for r in dist.requires or ()):
@@ -133,10 +131,7 @@ def doctor(opts: argparse.Namespace) -> int:
             }
             for i, e in unmakeable
         ],
-        "conflicts": [
-            [{k: getattr(i, k) for k in ("type", "plugin", "distribution", "version", "target")} for i in c]
-            for c in conflicts
-        ],
+        "conflicts": [[type_dict(i) for i in c] for c in conflicts],
         "no_entry_point": [{"distribution": n, "version": v} for n, v in forgotten],
         "problems": problems,
     }

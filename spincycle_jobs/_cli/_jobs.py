@@ -37,6 +37,7 @@ from ._common import parse_json
 from ._common import read_text
 from ._common import seconds
 from ._common import table
+from ._common import type_dict
 from ._common import wants_json
 from ._common import warn
 from ._common import write_text
@@ -48,7 +49,6 @@ if TYPE_CHECKING:
     import argparse
 
     from spincycle_jobs._factory import Factory
-    from spincycle_jobs._factory import TypeInfo
     from spincycle_jobs._job import Job
     from spincycle_jobs._runner import RunResult
 
@@ -98,10 +98,6 @@ def register(commands: Commands) -> None:
     run.add_argument("--retry-wait", type=seconds, default=0.0, metavar="S", help="seconds between tries")
 
 
-def _type_dict(info: TypeInfo) -> dict[str, Any]:
-    return {k: getattr(info, k) for k in ("type", "plugin", "distribution", "version", "target")}
-
-
 def _list(opts: argparse.Namespace) -> int:
     jobs = factory(opts)
     types, plugins, conflicts = jobs.types(), jobs.plugins(), jobs.conflicts()
@@ -116,8 +112,8 @@ def _list(opts: argparse.Namespace) -> int:
     lines.append("index: used" if jobs.used_index else "index: not used (every plugin was loaded)")
     value = {
         "index_used": jobs.used_index,
-        "types": [_type_dict(t) for t in types],
-        "conflicts": [[_type_dict(i) for i in c] for c in conflicts],
+        "types": [type_dict(t) for t in types],
+        "conflicts": [[type_dict(i) for i in c] for c in conflicts],
         "broken": [{"name": p.name, "distribution": p.distribution, "error": str(p.error)} for p in broken],
     }
     emit(opts, value, "\n".join(lines))
@@ -129,7 +125,7 @@ def _show(opts: argparse.Namespace) -> int:
     info = jobs.type_info(opts.type)
     job = jobs.make(info.type, "show")
     doc = inspect.cleandoc(type(job).__doc__ or "")
-    value = _type_dict(info) | {"class": type_name(type(job)), "doc": doc}
+    value = type_dict(info) | {"class": type_name(type(job)), "doc": doc}
     text = "\n".join(clean(f"{k}: {v}") for k, v in value.items() if k != "doc") + (
         f"\n\n{doc}" if doc else ""
     )
