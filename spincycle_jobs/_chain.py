@@ -8,12 +8,12 @@ module knows the graph and the document; running a chain is
 from __future__ import annotations
 
 import heapq
-import json
 import math
 import types
 from typing import TYPE_CHECKING
 from typing import Any
 from typing import Final
+from typing import TypeGuard
 from typing import final
 
 import attrs
@@ -61,7 +61,7 @@ def _frozen_data(value: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
     """
     if value is None or isinstance(value, types.MappingProxyType):
         return value
-    return types.MappingProxyType(json.loads(json.dumps(dict(value), allow_nan=False)))
+    return types.MappingProxyType(copy_data(value))
 
 
 @final
@@ -150,7 +150,7 @@ class ChainJob:
         )
 
 
-def _is_name(value: object) -> bool:
+def _is_name(value: object) -> TypeGuard[str]:
     return isinstance(value, str) and value != ""
 
 
@@ -163,7 +163,7 @@ def _wait(value: object) -> bool:
 
 
 _JOB_FIELDS: Final = (
-    ("id", lambda v: isinstance(v, str) and v != "", "a non-empty string"),
+    ("id", _is_name, "a non-empty string"),
     ("after", lambda v: isinstance(v, list) and all(isinstance(a, str) for a in v), "a list of strings"),
     ("retry", _count, "an integer >= 0"),
     ("retry_wait", _wait, "a finite number >= 0"),
@@ -211,7 +211,7 @@ class Chain:
         except DocumentError as err:
             raise ChainError(str(err)) from None
         request_id, jobs = body.get("request_id"), body.get("jobs")
-        if not isinstance(request_id, str) or not request_id:
+        if not _is_name(request_id):
             msg = f"{where}: field 'request_id' is missing or not a non-empty string"
             raise ChainError(msg)
         if not isinstance(jobs, list):

@@ -32,6 +32,7 @@ from ._state import State
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from collections.abc import Iterable
     from collections.abc import Mapping
 
     from ._factory import Factory
@@ -265,11 +266,8 @@ class ChainRunner:
 
     def _next_try(self, job: _Job) -> Attempt:
         """Count the job's next try as started and return it, for :meth:`_launch`."""
-        if job.input is None:
-            data = dict(self._base)  # executors give every try its own deep copy
-            for parent in sorted((self._jobs[b] for b in job.spec.after), key=lambda p: p.finished or 0):
-                data.update(parent.job_data or {})
-            job.input = data
+        if job.input is None:  # executors give every try its own deep copy
+            job.input = self._merged(self._jobs[before] for before in job.spec.after)
         job.tries += 1
         job.attempt = Attempt(self.chain.request_id, job.spec.id, job.spec.record, job.input, job.tries)
         job.state, job.due = State.RUNNING, None
@@ -421,23 +419,25 @@ class ChainRunner:
 
     # -- what run() returns --
 
+    def _merged(self, jobs: Iterable[_Job]) -> dict[str, Any]:
+        """Return the chain's job data with that of ``jobs`` merged over it, in the order they finished."""
+        data = dict(self._base)
+        for job in sorted(jobs, key=lambda j: j.finished or 0):
+            data.update(job.job_data or {})
+        return data
+
     def _snapshot(self) -> Chain:
         """Return the chain with each job as it stands: what this run did, or what the chain recorded."""
         jobs = {}
         for job_id, job in self._jobs.items():
-            spec = job.spec
             data = None if job.job_data is None else types.MappingProxyType(job.job_data)  # never changed
-            jobs[job_id] = ChainJob(
-                spec.id,
-                spec.record,
-                spec.after,
-                spec.retry,
-                spec.retry_wait,
-                job.state,
-                job.tries,
-                data,
-                job.error,
-                job.finished,
+            jobs[job_id] = attrs.evolve(
+                job.spec,
+                state=job.state,
+                tries=job.tries,
+                job_data=data,
+                error=job.error,
+                finished=job.finished,
             )
         return Chain(self.chain.request_id, jobs)
 
@@ -447,11 +447,10 @@ class ChainRunner:
                 job_id: RunResult(job.state, 0 if job.skipped else job.tries, tuple(job.returns))
                 for job_id, job in self._jobs.items()
             }
-            data = dict(self._base)
-            for job in sorted(self._jobs.values(), key=lambda j: j.finished or 0):
-                if job.state == State.COMPLETE:
-                    data.update(job.job_data or {})
-            data = copy_data(data)  # the caller's to change: shares nothing with the chain's records
+            completed = (job for job in self._jobs.values() if job.state == State.COMPLETE)
+            data = copy_data(
+                self._merged(completed)
+            )  # the caller's to change: shares nothing with the chain's
             if all(job.state == State.COMPLETE for job in self._jobs.values()):
                 state = State.COMPLETE
             elif self._stopped.is_set():

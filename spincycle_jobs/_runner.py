@@ -17,7 +17,7 @@ from ._thread import Call
 if TYPE_CHECKING:
     from ._job import Job
 
-__all__ = ["RunResult", "RunStatus", "Runner"]
+__all__ = ["RunResult", "RunStatus", "Runner", "job_status"]
 
 
 @final
@@ -138,11 +138,7 @@ class Runner:
 
     def status(self) -> RunStatus:
         """Report the job's status and where the run is; safe from any thread."""
-        try:
-            text = self.job.status()
-        except Exception as err:  # noqa: BLE001 - a broken status() must not break the caller
-            text = f"status() raised {type(err).__name__}: {err}"
-        return RunStatus(text, self._sleeping, self._tries, self._started_at)
+        return RunStatus(job_status(self.job), self._sleeping, self._tries, self._started_at)
 
     def _stop_job(self) -> None:
         with self._stop_lock:
@@ -179,3 +175,11 @@ def _check(**values: tuple[object, bool]) -> None:
             f"and timeout above 0, up to {threading.TIMEOUT_MAX:g} seconds (no NaN, no infinity)"
         )
         raise ValueError(msg)
+
+
+def job_status(job: Job) -> str:
+    """Return ``job.status()``, or what it raised: a broken ``status()`` must not break the caller."""
+    try:
+        return job.status()
+    except Exception as err:  # noqa: BLE001 - any failure of plugin code is reported
+        return f"status() raised {type(err).__name__}: {err}"

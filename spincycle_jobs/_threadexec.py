@@ -13,6 +13,7 @@ from typing import final
 from ._executor import Attempt
 from ._executor import Outcome
 from ._executor import run_attempt
+from ._runner import job_status
 
 if TYPE_CHECKING:
     from ._factory import Factory
@@ -211,10 +212,7 @@ class ThreadExecutor:
             job = self._running.get(attempt.key)
         if job is None:
             return ""
-        try:
-            return job.status()
-        except Exception as err:  # noqa: BLE001 - a broken status() must not break the caller
-            return f"status() raised {type(err).__name__}: {err}"
+        return job_status(job)
 
     def close(self) -> None:
         """Refuse new tries and end the idle threads; tries still running go on in theirs."""

@@ -42,6 +42,7 @@ from ._executor import Attempt
 from ._executor import Outcome
 from ._executor import run_attempt
 from ._factory import Factory
+from ._runner import job_status
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -228,13 +229,7 @@ def try_statuses() -> dict[str, str]:
     """Return the ``status()`` of every try running on this worker, by task key."""
     with _lock:
         running = list(_running.items())
-    statuses = {}
-    for task_key, job in running:
-        try:
-            statuses[task_key] = job.status()
-        except Exception as err:  # noqa: BLE001 - a job's broken status() must not break the others'
-            statuses[task_key] = f"status() raised {type(err).__name__}: {err}"
-    return statuses
+    return {task_key: job_status(job) for task_key, job in running}  # a broken one breaks no other
 
 
 def _allowed_failures(dask_scheduler: Any) -> int:

@@ -282,6 +282,12 @@ class TestBuild:
         with pytest.raises(ChainError, match=match):
             call()
 
+    def test_job_data_too_deep_for_a_chain_job(self, installed: Factory) -> None:
+        """A ChainJob given job data nested deeper than Python recurses: ValueError, not RecursionError."""
+        job = ChainBuilder("r", factory=installed).job("a", "noop", "a").build().jobs["a"]
+        with pytest.raises(ValueError, match="nested too deeply"):
+            attrs.evolve(job, job_data={"x": deep(100_000)})
+
     @pytest.mark.parametrize(
         ("job_type", "args", "match"),
         [
