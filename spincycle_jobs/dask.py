@@ -379,27 +379,29 @@ class DaskExecutor:
 
     def _submit(self, runs: list[_Try]) -> None:
         """Submit tries to Dask in one message: messages sent close together wait for each other."""
-        texts = []
+        sendable, texts = [], []
         for run in runs:
             try:
                 texts.append(json.dumps(run.attempt.to_dict(), allow_nan=False))
             except (TypeError, ValueError) as err:
                 msg = f"JobError: the try cannot be sent to Dask as JSON: {err}"
                 self._ended.put((run.task_key, Outcome.failed(msg, run.attempt.job_data)))
-                texts.append("")
-        runs, texts = [r for r, t in zip(runs, texts, strict=True) if t], [t for t in texts if t]
-        keys = [run.task_key for run in runs]
+            else:
+                sendable.append(run)
+        if not sendable:
+            return
+        keys = [run.task_key for run in sendable]
         try:
-            if len(runs) == 1:
+            if len(sendable) == 1:
                 futures = [self._client.submit(run_try, texts[0], keys[0], key=keys[0], pure=False)]
             else:
-                futures = self._client.map(run_try, texts, keys, key=keys, pure=False) if runs else []
+                futures = self._client.map(run_try, texts, keys, key=keys, pure=False)
         except Exception as err:  # noqa: BLE001 - tries that cannot be submitted fail alone
-            for run in runs:
+            for run in sendable:
                 msg = f"JobError: cannot submit the try to Dask: {type(err).__name__}: {err}"
                 self._ended.put((run.task_key, Outcome.failed(msg, run.attempt.job_data)))
             return
-        for run, future in zip(runs, futures, strict=True):
+        for run, future in zip(sendable, futures, strict=True):
             run.future = future
             future.add_done_callback(functools.partial(self._task_ended, run.task_key))  # type: ignore[no-untyped-call]
 

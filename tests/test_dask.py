@@ -259,6 +259,19 @@ class TestExecutor:
         assert "UnknownJobTypeError: unknown job type 'nope'" in (outcomes["nope"].error or "")
         assert "created by distribution 'other-dist'" in (outcomes["o"].error or "")
 
+    def test_a_try_that_is_not_json_fails_alone(self, executor: DaskExecutor) -> None:
+        """Job data that JSON cannot carry (NaN) fails that try, saying why; a try beside it runs."""
+        good = attempt("noop", "good")
+        bad = Attempt("req", "bad", good.record, {"x": float("nan")}, 1)
+        ends = Ends()
+        executor.start(bad, ends)
+        executor.start(good, ends)
+        ends.wait(2)
+        outcomes = {a.job_id: o for a, o in ends.calls}
+        assert outcomes["bad"].state == State.FAIL
+        assert "cannot be sent to Dask as JSON" in (outcomes["bad"].error or "")
+        assert outcomes["good"].state == State.COMPLETE
+
     def test_stop_reaches_the_job_on_its_worker(self, executor: DaskExecutor) -> None:
         """status() comes from the job on its worker; stop() calls its stop(): STOPPED, long before 600 s."""
         sleep = attempt("sleep", "s", {"duration": 600})

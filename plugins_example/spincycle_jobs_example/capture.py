@@ -33,8 +33,10 @@ class Capture(threading.Thread):
             )
             for chunk in iter(lambda: self.pipe.read(1 << 16), b""):
                 tail += chunk
-                dropped += max(0, len(tail) - keep)
-                del tail[: max(0, len(tail) - keep)]
+                excess = len(tail) - keep
+                if excess > 0:
+                    dropped += excess
+                    del tail[:excess]
         cut = (
             f"\n[... {dropped} bytes cut: the output passed max_output={self.limit} ...]\n" if dropped else ""
         )
