@@ -29,7 +29,7 @@ import attrs
 
 from ._errors import type_name
 
-__all__ = ["CodecError", "dump", "load", "load_fields", "loads", "resolved_fields"]
+__all__ = ["CodecError", "dump", "has_surrogate", "load", "load_fields", "loads", "resolved_fields"]
 
 _NoneType = type(None)
 _TIMES = (dt.datetime, dt.date, dt.time)  # datetime first: it is a date too
@@ -69,14 +69,20 @@ def loads(data: bytes | str) -> Any:
     return obj
 
 
+def has_surrogate(text: str) -> bool:
+    """Whether ``text`` holds a lone surrogate, which UTF-8 cannot encode."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
 def _may_hold_surrogates(data: bytes | str) -> bool:
     """Whether JSON text ``data`` may hold a lone surrogate, raw or escaped (a quick test)."""
     if isinstance(data, str):
-        if not data.isascii():
-            try:
-                data.encode("utf-8")
-            except UnicodeEncodeError:
-                return True
+        if not data.isascii() and has_surrogate(data):
+            return True
         return "\\ud" in data or "\\uD" in data
     return b"\\ud" in data or b"\\uD" in data
 

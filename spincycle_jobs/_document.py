@@ -21,6 +21,7 @@ from typing import Final
 import attrs
 
 from ._basejob import BaseJob
+from ._codec import has_surrogate
 from ._codec import loads
 from ._errors import JobError
 
@@ -162,24 +163,16 @@ def _json_data(value: Any, what: str) -> Any:
 def _surrogate_at(value: Any, path: str) -> str:
     """Where in JSON data ``value`` a str holds a lone surrogate: ``['key'][0]``, or ``""``."""
     if isinstance(value, str):
-        return path if not value.isascii() and _has_surrogate(value) else ""
+        return path if not value.isascii() and has_surrogate(value) else ""
     items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
     for key, item in items:
         where = f"{path}[{key!r}]"
-        if isinstance(key, str) and _has_surrogate(key):
+        if isinstance(key, str) and has_surrogate(key):
             return f"{where} key"
         found = _surrogate_at(item, where)
         if found:
             return found
     return ""
-
-
-def _has_surrogate(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False
 
 
 def _digest(body: dict[str, Any]) -> str:
