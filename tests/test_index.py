@@ -431,6 +431,20 @@ class TestDamage:
         fresh = Factory()  # discovery above rewrote the index
         assert [type(fresh.make("noop", "n")).__name__, fresh.used_index] == ["NoOp", True]
 
+    def test_folder_opened_to_others_after_the_check(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Rows are read under the stamps' trust rules: a folder opened to others since means discovery."""
+        folder = tmp_path / "cache"
+        monkeypatch.setenv("SPINCYCLE_JOBS_CACHE_DIR", str(folder))
+        from spincycle_jobs import Factory  # noqa: PLC0415
+
+        Factory().types()
+        factory = Factory()
+        assert factory.used_index is True  # checked; the rows are not read yet
+        folder.chmod(0o777)
+        assert [type(factory.make("noop", "n")).__name__, factory.used_index] == ["NoOp", False]
+
     def test_deeply_nested_header(self, tmp_path: Path) -> None:
         """A header of deeply nested JSON is no index, not a RecursionError."""
         index = _index_at(tmp_path / "cache")
