@@ -8,7 +8,12 @@ executor may run a try in another process or on another host.
 
 from __future__ import annotations
 
+import functools
 import json
+import os
+import socket
+import time
+import traceback
 from typing import TYPE_CHECKING
 from typing import Any
 from typing import Protocol
@@ -93,6 +98,20 @@ class Outcome:
     stderr: str = ""
     #: The job data as the job left it (JSON data).
     job_data: dict[str, Any] = attrs.field(factory=dict)
+    #: The qualified name of the error's type, or ``None``.
+    error_type: str | None = None
+    #: The formatted traceback of an exception the try raised, or ``None``.
+    traceback: str | None = None
+    #: When the try started and ended, in seconds since the epoch (0 when unknown).
+    started: float = 0.0
+    #: When the try ended, in seconds since the epoch (0 when unknown).
+    finished: float = 0.0
+    #: The host the try ran on (``""`` when unknown).
+    host: str = ""
+    #: The id of the process the try ran in (0 when unknown).
+    pid: int = 0
+    #: The address of the Dask worker the try ran on; ``None`` elsewhere.
+    worker: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Return the outcome as JSON data, to send to another process."""
@@ -145,28 +164,41 @@ def _describe(err: BaseException) -> str:
     return f"{type(err).__name__}: {err}"
 
 
+def _type_name(err: BaseException) -> str:
+    cls = type(err)
+    return cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
+
+
 def run_attempt(factory: Factory, attempt: Attempt, started: Callable[[Job], None]) -> Outcome:
     """Run one try where this is called: make and deserialize the job, then run it.
 
     Every way a try can go wrong becomes a ``FAIL`` outcome whose error
     says why: a type unknown here or from another distribution, a document
     the job refuses, an exception from ``run``, a result that is not a
-    :class:`Return`, or job data that is not JSON data.
+    :class:`Return`, or job data that is not JSON data. The outcome records
+    when the try started and ended, this host and process, and the
+    traceback of an exception.
 
     :param started: called with the job just before its ``run``, so that
         the caller can reach its ``stop()`` and ``status()``.
     """
+    began = time.time()
+    outcome = _run(factory, attempt, started)
+    return attrs.evolve(outcome, started=began, finished=time.time(), host=_host(), pid=os.getpid())
+
+
+def _run(factory: Factory, attempt: Attempt, started: Callable[[Job], None]) -> Outcome:
     where = f"job {attempt.job_id!r} ({attempt.record.type} {attempt.record.name!r})"
     try:
         job_data = copy_data(attempt.job_data)
         job = make_job(factory, attempt.record, where, lambda _msg: None)
     except Exception as err:  # noqa: BLE001 - a job that cannot be made fails alone
-        return Outcome.failed(f"cannot make {where} here: {_describe(err)}", attempt.job_data)
+        return _raised(err, f"cannot make {where} on host {_host()!r}: ", attempt.job_data)
     started(job)
     try:
         result: object = job.run(job_data)
     except BaseException as err:  # noqa: BLE001 - even SystemExit in run is a failed try, never a dead worker
-        return Outcome.failed(_describe(err), _plain(job_data))
+        return _raised(err, "", _plain(job_data))
     if not isinstance(result, Return):
         return Outcome.failed(f"TypeError: {type(job).__qualname__}.run() returned {type(result).__name__}")
     bad = [] if _all_json(job_data) else [k for k, v in job_data.items() if not _is_json(k, v)]
@@ -174,7 +206,23 @@ def run_attempt(factory: Factory, attempt: Attempt, started: Callable[[Job], Non
         msg = f"JobError: {where} left job data that is not JSON data under key {bad[0]!r}"
         return Outcome.failed(msg, _plain(job_data))
     error = None if result.error is None else _describe(result.error)
-    return Outcome(result.state, result.exit, error, result.stdout, result.stderr, job_data)
+    error_type = None if result.error is None else _type_name(result.error)
+    return Outcome(
+        result.state, result.exit, error, result.stdout, result.stderr, job_data, error_type=error_type
+    )
+
+
+def _raised(err: BaseException, prefix: str, job_data: dict[str, Any]) -> Outcome:
+    """Return the ``FAIL`` outcome of a try that raised ``err``, with its type and traceback."""
+    text = "".join(traceback.format_exception(err))
+    return attrs.evolve(
+        Outcome.failed(prefix + _describe(err), job_data), error_type=_type_name(err), traceback=text
+    )
+
+
+@functools.cache
+def _host() -> str:
+    return socket.gethostname()
 
 
 def copy_data(data: Mapping[str, Any]) -> dict[str, Any]:

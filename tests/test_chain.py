@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import pickle
+import socket
 import threading
 from collections import defaultdict
 from typing import TYPE_CHECKING
@@ -648,7 +649,7 @@ class TestRun:
         result = ChainRunner(chain, factory=run_with()).run()
         assert result.state == State.FAIL
         error = str(result.jobs["a"].returns[0].error)
-        assert error.startswith("cannot make job 'a' (noop 'a') here: ")
+        assert error.startswith(f"cannot make job 'a' (noop 'a') on host {socket.gethostname()!r}: ")
         assert match in error
         assert result.jobs["b"].state == State.PENDING
 
@@ -677,7 +678,9 @@ class TestRun:
         bad = attrs.evolve(chain.jobs["a"], record=attrs.evolve(chain.jobs["a"].record, data=b"{not json"))
         result = ChainRunner(Chain("req", {"a": bad})).run()
         assert result.jobs["a"].state == State.FAIL
-        assert str(result.jobs["a"].returns[0].error).startswith("cannot make job 'a' (sleep 'a') here")
+        assert str(result.jobs["a"].returns[0].error).startswith(
+            f"cannot make job 'a' (sleep 'a') on host {socket.gethostname()!r}"
+        )
 
     def test_status_reports_each_running_job(self, installed: Factory) -> None:
         """While two example sleep jobs run: one record each with id, type, name, tries and status()."""
