@@ -26,6 +26,9 @@ from ._document import JobRecord
 from ._document import make_job
 from ._return import Return
 from ._state import State
+from ._wire import from_wire
+from ._wire import to_wire
+from ._wire import wire
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -38,6 +41,7 @@ __all__ = ["Attempt", "Executor", "Outcome", "copy_data", "run_attempt"]
 
 
 @final
+@wire("try", 1, 0)
 @attrs.frozen
 class Attempt:
     """One try of one job of a chain, as an :class:`Executor` receives it."""
@@ -59,29 +63,20 @@ class Attempt:
         return f"{self.request_id}/{self.job_id}/{self.try_number}"
 
     def to_dict(self) -> dict[str, Any]:
-        """Return the attempt as JSON data, to send to another process."""
-        return {
-            "request_id": self.request_id,
-            "job_id": self.job_id,
-            "record": self.record.to_dict(),
-            "job_data": self.job_data,
-            "try_number": self.try_number,
-        }
+        """Return the attempt as JSON data (a wire record, ``spincycle-jobs/try/1.0``), to send elsewhere."""
+        return to_wire(self)
 
     @classmethod
-    def from_dict(cls, obj: dict[str, Any]) -> Attempt:
-        """Read what :meth:`to_dict` returned."""
-        where = f"job {obj['job_id']!r}"
-        return cls(
-            obj["request_id"],
-            obj["job_id"],
-            JobRecord.from_dict(obj["record"], where),
-            obj["job_data"],
-            obj["try_number"],
-        )
+    def from_dict(cls, obj: object) -> Attempt:
+        """Read what :meth:`to_dict` returned, by the rule of :mod:`spincycle_jobs._wire`.
+
+        :raises WireError: for a record of another major version, or a field missing or mistyped.
+        """
+        return from_wire(cls, obj, "the try")
 
 
 @final
+@wire("outcome", 1, 0)
 @attrs.frozen
 class Outcome:
     """How one try ended, as an :class:`Executor` reports it; JSON data only."""
@@ -114,13 +109,16 @@ class Outcome:
     worker: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """Return the outcome as JSON data, to send to another process."""
-        return attrs.asdict(self) | {"state": int(self.state)}
+        """Return the outcome as JSON data (a wire record, ``spincycle-jobs/outcome/1.0``)."""
+        return to_wire(self)
 
     @classmethod
-    def from_dict(cls, obj: dict[str, Any]) -> Outcome:
-        """Read what :meth:`to_dict` returned."""
-        return cls(**(obj | {"state": State(obj["state"])}))
+    def from_dict(cls, obj: object) -> Outcome:
+        """Read what :meth:`to_dict` returned, by the rule of :mod:`spincycle_jobs._wire`.
+
+        :raises WireError: for a record of another major version, or a field missing or mistyped.
+        """
+        return from_wire(cls, obj, "the outcome")
 
     @classmethod
     def failed(cls, error: str, job_data: dict[str, Any] | None = None) -> Outcome:
