@@ -45,12 +45,22 @@ class ChainError(JobError):
 
     :param message: what went wrong.
     :param job_id: the id of the job at fault, if one is.
+    :param traceback: the formatted traceback of the exception a try raised, if one did.
     """
 
-    def __init__(self, message: str, job_id: str | None = None) -> None:
+    def __init__(self, message: str, job_id: str | None = None, *, traceback: str | None = None) -> None:
         super().__init__(message)
         #: The id of the job at fault, or ``None`` for the chain as a whole.
         self.job_id = job_id
+        #: The formatted traceback of the exception a try raised (wherever it ran), or ``None``.
+        self.traceback = traceback
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_chain_error, (str(self), self.job_id, self.traceback))
+
+
+def _chain_error(message: str, job_id: str | None, traceback: str | None) -> ChainError:
+    return ChainError(message, job_id, traceback=traceback)
 
 
 def _frozen_data(value: Mapping[str, Any] | None) -> Mapping[str, Any] | None:

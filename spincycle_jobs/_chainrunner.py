@@ -1,17 +1,18 @@
-"""Job chains, the Job Runner's side: run a chain's jobs in dependency order, wherever an executor puts them.
+"""Job chains, the Job Runner's side: drive a chain's state machine, its executor and its run store.
 
-This module holds the chain's logic (when a job may start, what job data
-it gets, tries, failure, stop and resume); an :class:`~._executor.Executor`
-only runs tries and reports how they ended.
+The chain's logic (when a job may start, what job data it gets, tries,
+failure, stop and resume) is :class:`~._chainstate.ChainState`'s, a pure
+state machine. :class:`ChainRunner` feeds it events (a try ended, a retry
+came due, stop) under one lock and carries out what it returns: tries to
+hand to the :class:`~._executor.Executor`, tries to stop, ends to record
+in the run store and report.
 """
 
 from __future__ import annotations
 
-import heapq
 import math
 import threading
 import time
-import types
 from typing import TYPE_CHECKING
 from typing import Any
 from typing import Final
@@ -21,7 +22,12 @@ import attrs
 
 from ._chain import Chain
 from ._chain import ChainError
-from ._chain import ChainJob
+from ._chainstate import Action
+from ._chainstate import ChainState
+from ._chainstate import JobEnded
+from ._chainstate import Start
+from ._chainstate import StopTry
+from ._chainstate import TryEnded
 from ._executor import Attempt
 from ._executor import Executor
 from ._executor import Outcome
@@ -32,12 +38,18 @@ from ._state import State
 
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from collections.abc import Iterable
     from collections.abc import Mapping
 
     from ._factory import Factory
+    from ._store import Owner
+    from ._store import Store
 
 __all__ = ["ChainJobStatus", "ChainResult", "ChainRunner"]
+
+#: Seconds between the heartbeats of a run recorded in a store; ``chain stop`` is seen at the next one.
+HEARTBEAT: Final = 1.0
+#: Seconds between two samples of the running jobs' ``status()`` into the store.
+STATUS_EVERY: Final = 2.0
 
 
 @final
@@ -76,31 +88,16 @@ class ChainJobStatus:
     status: str
 
 
-@attrs.define
-class _Job:
-    """Where one job of a running chain stands; changed only under the runner's lock."""
-
-    spec: ChainJob
-    state: State = State.PENDING
-    tries: int = 0
-    returns: list[Return] = attrs.Factory(list)
-    attempt: Attempt | None = None  # the running try
-    due: float | None = None  # when the next try starts, while waiting to retry
-    input: dict[str, Any] | None = None  # the job data every try starts from
-    job_data: dict[str, Any] | None = None  # as the last try left it
-    error: str | None = None
-    finished: int | None = None
-    skipped: bool = False
-
-
 def _check_executor(executor: object) -> None:
     if executor is not None and not isinstance(executor, Executor):
         msg = f"executor must implement the Executor protocol, got {type(executor).__name__}"
         raise TypeError(msg)
 
 
-#: The states a job can end in; a try that returns another state fails the job.
-_ENDS = frozenset({State.COMPLETE, State.FAIL, State.TIMEOUT, State.STOPPED})
+def _executor_name(executor: Executor) -> str:
+    """Return the name the run store records for an executor: its entry-point name for ours."""
+    name = type(executor).__name__
+    return {"ThreadExecutor": "thread", "DaskExecutor": "dask"}.get(name, name)
 
 
 class ChainRunner:
@@ -116,24 +113,31 @@ class ChainRunner:
     others go on. Completed jobs recorded in the chain (a resumed run) are
     skipped, and their recorded job data used.
 
-    The chain's bookkeeping happens in whichever thread the executor
-    reports a try's end from, so that the next job starts without a trip
-    through another thread.
+    With a ``store``, the run is recorded as it goes (SPEC section 6): the
+    run and its lease before any job starts, each try's start and end (its
+    job log entry) and each job's end as they happen, each in a
+    transaction, a heartbeat every second (at which a ``chain stop`` from
+    another process is seen) and the running jobs' ``status()`` every 2
+    seconds. A write that fails stops the run, and :meth:`run` raises it:
+    a job whose end was not recorded is never reported ``COMPLETE``.
 
     :param chain: the chain to run.
     :param executor: where tries run; a new :class:`ThreadExecutor`, closed
         when :meth:`run` returns, when ``None``.
-    :param factory: the factory of that new :class:`ThreadExecutor`; an
-        executor given here has its own.
+    :param factory: makes the jobs of that new :class:`ThreadExecutor`; an
+        executor given here makes them with its own.
     :param stop_timeout: seconds :meth:`run` waits, after :meth:`stop`, for
         running jobs to return; those still running are then marked ``FAIL``.
-    :param on_job_end: called with the chain as it stands (the job's state
-        recorded) and the job's id whenever a job ends, one call at a time;
-        it must not call this runner. If it raises, the chain is stopped and
+    :param on_job_end: called with a job's id whenever a job ends, one call
+        at a time; it may call :meth:`snapshot` (to save the chain), and
+        nothing else of this runner. If it raises, the chain is stopped and
         :meth:`run` raises that error once the jobs have ended.
-    :raises ValueError: for a negative ``stop_timeout``, or both
-        ``executor`` and ``factory``.
+    :param store: the run store to record the run in (see :func:`~spincycle_jobs.open_store`).
+    :raises ValueError: for a negative or infinite ``stop_timeout``.
     :raises TypeError: for an ``executor`` that is not an :class:`Executor`.
+
+    .. versionchanged:: 0.2
+       ``on_job_end`` gets the job's id alone; :meth:`snapshot` gives the chain.
     """
 
     def __init__(
@@ -143,13 +147,11 @@ class ChainRunner:
         executor: Executor | None = None,
         factory: Factory | None = None,
         stop_timeout: float = 10.0,
-        on_job_end: Callable[[Chain, str], None] | None = None,
+        on_job_end: Callable[[str], None] | None = None,
+        store: Store | None = None,
     ) -> None:
         if not 0 <= stop_timeout < math.inf:
             msg = f"stop_timeout must be a finite number >= 0, got {stop_timeout!r}"
-            raise ValueError(msg)
-        if executor is not None and factory is not None:
-            msg = "give the factory to the executor, not to ChainRunner, when you give an executor"
             raise ValueError(msg)
         _check_executor(executor)
         #: The chain this runner runs.
@@ -158,56 +160,91 @@ class ChainRunner:
         self._factory = factory
         self._stop_timeout = stop_timeout
         self._on_job_end = on_job_end
-        self._cond = threading.Condition(threading.Lock())
-        self._stopped = threading.Event()
+        self._store = store
+        self._resuming = False
+        self._owner: Owner | None = None
+        self._drive = 0
+        self._cond = threading.Condition(threading.RLock())
+        self._stop_event = threading.Event()
         self._stopped_at = 0.0
         self._ran = False
-        self._jobs = {job_id: _Job(spec) for job_id, spec in chain.jobs.items()}
-        self._then: dict[str, list[str]] = {job_id: [] for job_id in chain.jobs}
-        for job in chain.jobs.values():
-            for before in job.after:
-                self._then[before].append(job.id)
-        self._base: dict[str, Any] = {}
-        self._completed = 0
-        self._in_flight = 0  # tries handed out and not yet ended
-        self._waiting: list[tuple[float, str]] = []  # (when, job id) of jobs waiting to retry
-        self._handed: set[str] = set()  # keys of tries the executor has accepted
-        self._stop_sent: set[str] = set()  # keys of tries the executor was asked to stop
-        self._callback_error: Exception | None = None
+        self._ended = threading.Event()
+        self._state = ChainState(chain, {})
+        self._returns: dict[str, list[Return]] = {job_id: [] for job_id in chain.jobs}
+        self._started_at: dict[str, float] = {}  # by try key: when it was handed out
+        self._error: Exception | None = None  # from on_job_end or the store: raised by run()
+
+    @classmethod
+    def resume(
+        cls,
+        store: Store,
+        request_id: str,
+        *,
+        executor: Executor | None = None,
+        factory: Factory | None = None,
+        stop_timeout: float = 10.0,
+        on_job_end: Callable[[str], None] | None = None,
+    ) -> ChainRunner:
+        """Return a runner that runs on a run recorded in ``store``, as section 5's resume does.
+
+        Its :meth:`run` takes the run's lease (a lost run, or one that ended
+        ``FAIL`` or ``STOPPED``), skips the jobs recorded ``COMPLETE`` and
+        starts from the job data the run started from.
+
+        :raises RunNotFoundError: for a request id the store does not hold.
+        """
+        runner = cls(
+            store.chain(request_id),
+            executor=executor,
+            factory=factory,
+            stop_timeout=stop_timeout,
+            on_job_end=on_job_end,
+            store=store,
+        )
+        runner._resuming = True
+        return runner
 
     def run(self, job_data: dict[str, Any] | None = None) -> ChainResult:
         """Run the chain until every job that can run has ended, or until stopped.
 
-        :param job_data: the job data the first jobs start with (JSON data).
+        :param job_data: the job data the first jobs start with (JSON data);
+            a resumed run starts from the recorded job data when ``None``.
         :raises ChainError: for job data that is not JSON data, or a second
             call: a runner runs its chain once.
+        :raises StoreError: before any job starts, when the run cannot be
+            recorded: :class:`~spincycle_jobs.RunExistsError` for a request
+            id the store holds already, :class:`~spincycle_jobs.RunBusyError`
+            for a run another live process drives; during the run, when a
+            write fails (the run is stopped first).
         """
         with self._cond:
             if self._ran:
                 msg = f"chain {self.chain.request_id!r} was already run by this ChainRunner: make another"
                 raise ChainError(msg)
             self._ran = True
+        if job_data is None and self._resuming and self._store is not None:
+            job_data = self._store.job_data(self.chain.request_id)
         try:
-            self._base = copy_data(job_data or {})
+            base = copy_data(job_data or {})
         except (TypeError, ValueError) as err:
             msg = f"the job data given to run chain {self.chain.request_id!r} are not JSON data: {err}"
             raise ChainError(msg) from None
+        self._state = ChainState(self.chain, base)
         owned = self._executor is None
         if self._executor is None:
             from ._threadexec import ThreadExecutor  # noqa: PLC0415 - loaded with the first chain run
 
             self._executor = ThreadExecutor(self._factory)
         try:
-            with self._cond:
-                self._skip_completed()
-                first = [self._next_try(job) for job in self._jobs.values() if self._startable(job)]
-            self._launch(first)
-            self._wait_for_the_end()
+            self._claim(base)
+            self._drive_run()
         finally:
+            self._ended.set()
             if owned:
                 self._executor.close()
-        if self._callback_error is not None:
-            raise self._callback_error
+        self._finish()
+        if self._error is not None:
+            raise self._error
         return self._result()
 
     def stop(self) -> None:
@@ -217,12 +254,12 @@ class ChainRunner:
         again; :meth:`run` returns once the running jobs have returned, or
         after ``stop_timeout``.
         """
-        if self._stopped.is_set():
+        if self._stop_event.is_set():
             return
         self._stopped_at = time.monotonic()
-        self._stopped.set()
+        self._stop_event.set()
         # Never wait for the lock here: a signal handler may have interrupted its holder.
-        threading.Thread(target=self._stop_running, name="spincycle-jobs-stop", daemon=True).start()
+        threading.Thread(target=self._stop_now, name="spincycle-jobs-stop", daemon=True).start()
 
     def status(self) -> list[ChainJobStatus]:
         """Return one record per running job (waiting to retry included), in the chain's order.
@@ -232,7 +269,7 @@ class ChainRunner:
         with self._cond:
             running = [
                 (job.spec, job.attempt, job.tries)
-                for job in self._jobs.values()
+                for job in self._state.jobs()
                 if job.attempt is not None or job.due is not None
             ]
         records = []
@@ -247,85 +284,152 @@ class ChainRunner:
             records.append(ChainJobStatus(spec.id, spec.type, spec.name, tries, text))
         return records
 
-    # -- the chain's logic; the methods named here run under self._cond --
+    def snapshot(self) -> Chain:
+        """Return the chain with each job's state, tries and job data as they stand now.
 
-    def _skip_completed(self) -> None:
-        """Completed jobs recorded in the chain are done already: a resumed run skips them."""
-        done = [job for job in self.chain.jobs.values() if job.state == State.COMPLETE]
-        for spec in sorted(done, key=lambda job: job.finished or 0):
-            job = self._jobs[spec.id]
-            self._completed += 1
-            job.state, job.tries, job.skipped = State.COMPLETE, spec.tries, True
-            job.finished = self._completed
-            job.job_data = copy_data(spec.job_data or {})
+        Safe from any thread, and from ``on_job_end``; save it with
+        :meth:`Chain.to_json` to resume from it.
+        """
+        with self._cond:
+            return self._state.snapshot()
 
-    def _startable(self, job: _Job) -> bool:
-        if self._stopped.is_set() or job.state != State.PENDING:
-            return False
-        return all(self._jobs[before].state == State.COMPLETE for before in job.spec.after)
+    # -- the store --
 
-    def _next_try(self, job: _Job) -> Attempt:
-        """Count the job's next try as started and return it, for :meth:`_launch`."""
-        if job.input is None:  # executors give every try its own deep copy
-            job.input = self._merged(self._jobs[before] for before in job.spec.after)
-        job.tries += 1
-        job.attempt = Attempt(self.chain.request_id, job.spec.id, job.spec.record, job.input, job.tries)
-        job.state, job.due = State.RUNNING, None
-        self._in_flight += 1
-        return job.attempt
+    def _claim(self, base: dict[str, Any]) -> None:
+        """Record the run and take its lease, before any job starts."""
+        if self._store is None:
+            return
+        from ._store import Owner  # noqa: PLC0415 - only a recorded run needs the store
 
-    def _ended(self, attempt: Attempt, outcome: Outcome) -> list[Attempt]:
-        """Record how a try ended; return the tries to start now."""
-        job = self._jobs[attempt.job_id]
-        if job.attempt is not attempt:
-            return []  # a try given up on after stop_timeout, ending late
-        self._in_flight -= 1
-        error = None if outcome.error is None else ChainError(outcome.error, attempt.job_id)
-        job.attempt = None
-        job.returns.append(Return(outcome.state, outcome.exit, error, outcome.stdout, outcome.stderr))
-        # The outcome is the executor's to give: its job data is this runner's now, and only read.
-        job.job_data, job.error = outcome.job_data, outcome.error
-        if self._stopped.is_set():
-            self._end(job, State.COMPLETE if outcome.state == State.COMPLETE else State.STOPPED)
-            return []
-        if outcome.state == State.COMPLETE:
-            self._end(job, State.COMPLETE, report=False)
-            then = (self._jobs[job_id] for job_id in self._then[job.spec.id])
-            starts = [self._next_try(after) for after in then if self._startable(after)]
-            self._report(job)  # with the jobs after it recorded as RUNNING
-            return starts
-        if job.tries <= job.spec.retry and outcome.state != State.TIMEOUT:
-            job.due = time.monotonic() + job.spec.retry_wait
-            heapq.heappush(self._waiting, (job.due, job.spec.id))
-            self._cond.notify_all()  # the thread in run() starts the next try when it is due
-            return []
-        self._end(job, outcome.state if outcome.state in _ENDS else State.FAIL)
-        return []
+        assert self._executor is not None  # noqa: S101 - set by run()
+        name = _executor_name(self._executor)
+        self._owner = Owner.here()
+        if not self._resuming:
+            self._store.create_run(self.chain, base, executor=name)
+        self._drive = self._store.claim(self.chain.request_id, self._owner, executor=name).drive
+        threading.Thread(target=self._beat, name="spincycle-jobs-heartbeat", daemon=True).start()
 
-    def _end(self, job: _Job, state: State, *, report: bool = True) -> None:
-        job.state, job.due = state, None
-        if state == State.COMPLETE:
-            self._completed += 1
-            job.finished = self._completed
-        if report:
-            self._report(job)
-
-    def _report(self, job: _Job) -> None:
-        """Call ``on_job_end`` for a job that ended; its error stops the chain."""
-        if self._on_job_end is not None and self._callback_error is None:
+    def _beat(self) -> None:
+        """Renew the lease every second, see ``chain stop``, sample the statuses every 2 s."""
+        store, owner, request_id = self._store, self._owner, self.chain.request_id
+        assert store is not None  # noqa: S101 - started by _claim
+        assert owner is not None  # noqa: S101
+        sampled = time.monotonic()
+        while not self._ended.wait(HEARTBEAT):
             try:
-                self._on_job_end(self._snapshot(), job.spec.id)
-            except Exception as err:  # noqa: BLE001 - raised again by run(), after the jobs have ended
-                self._callback_error = err
-                self.stop()
+                if store.heartbeat(request_id, owner):
+                    self.stop()
+                if time.monotonic() - sampled >= STATUS_EVERY:
+                    sampled = time.monotonic()
+                    statuses = {job.id: job.status for job in self.status()}
+                    store.save_statuses(owner, request_id, statuses)
+            except Exception as err:  # noqa: BLE001 - the run stops, and run() raises it
+                self._fail(err)
+                return
 
-    # -- the threads --
+    def _record(self, action: Action) -> None:
+        """Write one end or start to the store; under the lock, so writes keep the order of events."""
+        store, owner = self._store, self._owner
+        if store is None or owner is None or self._error is not None:
+            return
+        from ._store import LogEntry  # noqa: PLC0415 - loaded with the store
+
+        request_id = self.chain.request_id
+        if isinstance(action, Start):
+            a = action.attempt
+            entry = LogEntry(
+                request_id, a.job_id, self._drive, a.try_number, a.record.type, a.record.name, time.time()
+            )
+            store.try_started(owner, entry)
+        elif isinstance(action, TryEnded):
+            a, o = action.attempt, action.outcome
+            entry = LogEntry(
+                request_id,
+                a.job_id,
+                self._drive,
+                a.try_number,
+                a.record.type,
+                a.record.name,
+                o.started or self._started_at.get(a.key, time.time()),
+                o.finished or time.time(),
+                o.state,
+                o.exit,
+                o.error,
+                o.error_type,
+                o.traceback,
+                o.stdout,
+                o.stderr,
+                o.host,
+                o.pid,
+                o.worker,
+            )
+            data = o.job_data if action.job_state is not None else None
+            store.try_ended(owner, entry, job_state=action.job_state, job_data=data, finished=action.finished)
+        elif isinstance(action, JobEnded):
+            store.job_ended(owner, request_id, action.job_id, action.state, action.error)
+
+    def _finish(self) -> None:
+        """Record the run's end and give the lease back."""
+        if self._store is None or self._owner is None:
+            return
+        try:
+            self._store.finish_run(self._owner, self.chain.request_id, self._state.final_state())
+        except Exception as err:  # noqa: BLE001 - raised by run(), unless an earlier error is
+            if self._error is None:
+                self._error = err
+
+    # -- carrying out what the state machine asks; _apply runs under self._cond --
+
+    def _apply(self, actions: list[Action]) -> tuple[list[Attempt], list[Attempt]]:
+        """Record and report what ended; return the tries to start and those to stop, for outside the lock."""
+        starts, stops = [], []
+        for action in actions:
+            try:
+                self._record(action)
+            except Exception as err:  # noqa: BLE001 - the run stops, and run() raises it
+                self._fail(err)
+            if isinstance(action, Start):
+                self._started_at[action.attempt.key] = time.time()
+                starts.append(action.attempt)
+            elif isinstance(action, StopTry):
+                stops.append(action.attempt)
+            else:
+                self._ended_job(action)
+        return starts, stops
+
+    def _ended_job(self, action: TryEnded | JobEnded) -> None:
+        if isinstance(action, TryEnded):
+            o, job_id = action.outcome, action.attempt.job_id
+            self._started_at.pop(action.attempt.key, None)
+            error = None if o.error is None else ChainError(o.error, job_id, traceback=o.traceback)
+            self._returns[job_id].append(Return(o.state, o.exit, error, o.stdout, o.stderr))
+            if action.job_state is None:
+                return
+        else:
+            job_id = action.job_id
+            if action.state == State.FAIL:  # given up on after stop_timeout
+                self._returns[job_id].append(Return(State.FAIL, 1, ChainError(str(action.error), job_id)))
+        if self._on_job_end is not None and self._error is None:
+            try:
+                self._on_job_end(job_id)
+            except Exception as err:  # noqa: BLE001 - raised again by run(), after the jobs have ended
+                self._fail(err)
+
+    def _fail(self, err: Exception) -> None:
+        """Keep the first error of a callback or the store, and stop the chain."""
+        with self._cond:
+            if self._error is None:
+                self._error = err
+        self.stop()
 
     def _launch(self, attempts: list[Attempt]) -> None:
         """Hand tries to the executor, outside the lock: ``done`` may come before ``start`` returns."""
         assert self._executor is not None  # noqa: S101 - set by run()
         for attempt in attempts:
-            if self._stopped.is_set() and self._withdraw(attempt):
+            if self._stop_event.is_set():
+                with self._cond:
+                    self._apply(self._state.withdraw(attempt))
+                    self._cond.notify_all()
                 continue
             try:
                 self._executor.start(attempt, self._done)
@@ -333,128 +437,70 @@ class ChainRunner:
                 self._done(attempt, Outcome.failed(f"cannot start the try: {type(err).__name__}: {err}"))
                 continue
             with self._cond:
-                self._handed.add(attempt.key)
-                late = self._stopped.is_set() and attempt.key not in self._stop_sent
-                late = late and self._jobs[attempt.job_id].attempt is attempt
-                if late:
-                    self._stop_sent.add(attempt.key)
-            if late:  # stop() came between counting the try and handing it out
-                self._executor.stop(attempt)
-
-    def _withdraw(self, attempt: Attempt) -> bool:
-        """Take back a try counted but not handed out when stop() came: it never started."""
-        with self._cond:
-            job = self._jobs[attempt.job_id]
-            if job.attempt is not attempt:
-                return True
-            self._in_flight -= 1
-            job.attempt, job.tries = None, job.tries - 1
-            if job.tries:  # it was waiting to retry
-                self._end(job, State.STOPPED)
-            else:
-                job.state = State.PENDING
-            if not self._in_flight:
-                self._cond.notify_all()
-            return True
+                _starts, stops = self._apply(self._state.handed(attempt))
+            self._stop_tries(stops)
 
     def _done(self, attempt: Attempt, outcome: Outcome) -> None:
         """Take the executor's word that a try ended, in any thread: record the end, start what may start."""
         with self._cond:
-            starts = self._ended(attempt, outcome)
-            if not self._in_flight:
-                self._cond.notify_all()
-        self._launch(starts)
-
-    def _stop_running(self) -> None:
-        """Call ``stop()`` on every try handed out, each in a thread, so all at once."""
-        with self._cond:
-            attempts = [
-                job.attempt
-                for job in self._jobs.values()
-                if job.attempt is not None and job.attempt.key in self._handed
-            ]
-            attempts = [a for a in attempts if a.key not in self._stop_sent]
-            self._stop_sent.update(a.key for a in attempts)
+            starts, stops = self._apply(self._state.ended(attempt, outcome, time.monotonic()))
             self._cond.notify_all()
+        self._launch(starts)
+        self._stop_tries(stops)
+
+    def _stop_now(self) -> None:
+        with self._cond:
+            _starts, stops = self._apply(self._state.stop())
+            self._cond.notify_all()
+        self._stop_tries(stops)
+
+    def _stop_tries(self, attempts: list[Attempt]) -> None:
+        """Call the executor's ``stop()`` for each try, each in a thread, so all at once."""
         executor = self._executor
         for attempt in attempts:
             if executor is not None:
                 threading.Thread(target=executor.stop, args=(attempt,), daemon=True).start()
 
-    def _wait_for_the_end(self) -> None:
-        """Start the retries that come due until the chain ends; then, if stopped, wait for the rest."""
-        while due := self._due_tries():
-            self._launch(due)
-        if self._stopped.is_set():
-            self._wait_for_stopped()
-
-    def _due_tries(self) -> list[Attempt]:
-        """Wait for retries to come due and return them; ``[]`` once nothing more runs, or stopped."""
+    def _drive_run(self) -> None:
+        """Start the first tries, then those that come due, until the chain ends; then, if stopped, wait."""
         with self._cond:
-            due: list[Attempt] = []
-            while not due and not self._stopped.is_set() and (self._in_flight or self._waiting):
-                now = time.monotonic()
-                while self._waiting and self._waiting[0][0] <= now:
-                    due.append(self._next_try(self._jobs[heapq.heappop(self._waiting)[1]]))
-                if not due:
-                    self._cond.wait(self._waiting[0][0] - now if self._waiting else None)
-            return due
+            starts, _stops = self._apply(self._state.begin())
+        self._launch(starts)
+        while True:
+            with self._cond:
+                starts = []
+                while not starts and not self._stop_event.is_set() and self._state.running:
+                    now = time.monotonic()
+                    starts, _stops = self._apply(self._state.due(now))
+                    if not starts:
+                        due = self._state.next_due
+                        self._cond.wait(None if due is None else due - now)
+            if not starts:
+                break
+            self._launch(starts)
+        if self._stop_event.is_set():
+            self._wait_for_stopped()
 
     def _wait_for_stopped(self) -> None:
         """Wait up to ``stop_timeout`` after :meth:`stop` for running tries; fail those that go on."""
+        self._stop_now()  # the stop thread may not have run yet: the state machine stops once
         with self._cond:
-            for _due, job_id in self._waiting:
-                self._end(self._jobs[job_id], State.STOPPED)  # stopped while waiting to retry
-            self._waiting.clear()
             deadline = self._stopped_at + self._stop_timeout
-            while self._in_flight and (left := deadline - time.monotonic()) > 0:
+            while self._state.in_flight and (left := deadline - time.monotonic()) > 0:
                 self._cond.wait(left)
-            for job in self._jobs.values():
-                if job.attempt is not None:
-                    msg = f"job {job.spec.id!r} did not return within {self._stop_timeout:g}s of stop()"
-                    self._in_flight -= 1
-                    job.attempt, job.error = None, f"ChainError: {msg}"
-                    job.returns.append(Return(State.FAIL, 1, ChainError(msg, job.spec.id)))
-                    self._end(job, State.FAIL)
+            self._apply(self._state.give_up(f"did not return within {self._stop_timeout:g}s of stop()"))
 
     # -- what run() returns --
-
-    def _merged(self, jobs: Iterable[_Job]) -> dict[str, Any]:
-        """Return the chain's job data with that of ``jobs`` merged over it, in the order they finished."""
-        data = dict(self._base)
-        for job in sorted(jobs, key=lambda j: j.finished or 0):
-            data.update(job.job_data or {})
-        return data
-
-    def _snapshot(self) -> Chain:
-        """Return the chain with each job as it stands: what this run did, or what the chain recorded."""
-        jobs = {}
-        for job_id, job in self._jobs.items():
-            data = None if job.job_data is None else types.MappingProxyType(job.job_data)  # never changed
-            jobs[job_id] = attrs.evolve(
-                job.spec,
-                state=job.state,
-                tries=job.tries,
-                job_data=data,
-                error=job.error,
-                finished=job.finished,
-            )
-        return Chain(self.chain.request_id, jobs)
 
     def _result(self) -> ChainResult:
         with self._cond:
             results = {
-                job_id: RunResult(job.state, 0 if job.skipped else job.tries, tuple(job.returns))
-                for job_id, job in self._jobs.items()
+                job.spec.id: RunResult(
+                    job.state, 0 if job.skipped else job.tries, tuple(self._returns[job.spec.id])
+                )
+                for job in self._state.jobs()
             }
-            completed = (job for job in self._jobs.values() if job.state == State.COMPLETE)
             data = copy_data(
-                self._merged(completed)
+                self._state.job_data()
             )  # the caller's to change: shares nothing with the chain's
-            if all(job.state == State.COMPLETE for job in self._jobs.values()):
-                state = State.COMPLETE
-            elif self._stopped.is_set():
-                state = State.STOPPED
-            else:
-                state = State.FAIL
-            return ChainResult(state, results, data, self._snapshot())
+            return ChainResult(self._state.final_state(), results, data, self._state.snapshot())

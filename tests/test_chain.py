@@ -858,16 +858,18 @@ class TestRunnerApi:
         seen: list[tuple[str, State, int]] = []
         chain = step_chain(steps, {"a": [], "b": ["a"]}, {"b": {"fail": 1}}, b={"retry": 1})
 
-        def on_end(now: Chain, job_id: str) -> None:
+        def on_end(job_id: str) -> None:
+            now = runner.snapshot()
             seen.append((job_id, now.jobs[job_id].state, now.jobs[job_id].tries))
 
-        ChainRunner(chain, factory=steps, on_job_end=on_end).run()
+        runner = ChainRunner(chain, factory=steps, on_job_end=on_end)
+        runner.run()
         assert seen == [("a", State.COMPLETE, 1), ("b", State.COMPLETE, 2)]
 
     def test_a_failing_on_job_end_stops_the_chain_and_is_raised(self, steps: Factory, board: Board) -> None:
         """The callback's error stops the chain, and run raises it once the jobs have ended."""
 
-        def on_end(_chain: Chain, _job_id: str) -> None:
+        def on_end(_job_id: str) -> None:
             raise OSError("disk full")
 
         chain = step_chain(steps, {"a": [], "b": ["a"]})
@@ -886,14 +888,10 @@ class TestRunnerApi:
         ("kwargs", "error", "match"),
         [
             ({"stop_timeout": -1}, ValueError, "stop_timeout must be"),
-            (
-                {"executor": ThreadExecutor(), "factory": Factory(autoload=False)},
-                ValueError,
-                "give the factory",
-            ),
+            ({"stop_timeout": float("inf")}, ValueError, "stop_timeout must be"),
             ({"executor": object()}, TypeError, "Executor protocol"),
         ],
-        ids=["negative stop timeout", "executor and factory", "not an executor"],
+        ids=["negative stop timeout", "infinite stop timeout", "not an executor"],
     )
     def test_bad_runner_arguments(
         self, steps: Factory, kwargs: dict[str, Any], error: type, match: str

@@ -231,7 +231,10 @@ def _run(opts: argparse.Namespace) -> int:
 
     try:
         runner = ChainRunner(
-            chain, executor=executor, stop_timeout=opts.stop_timeout, on_job_end=save if opts.save else None
+            chain,
+            executor=executor,
+            stop_timeout=opts.stop_timeout,
+            on_job_end=(lambda _job_id: save(runner.snapshot())) if opts.save else None,
         )
         job_data = kv_dict(opts.job_data)
         outcome = run_interruptibly(
