@@ -423,8 +423,14 @@ class ChainRunner:
         self.stop()
 
     def _launch(self, attempts: list[Attempt]) -> None:
-        """Hand tries to the executor, outside the lock: ``done`` may come before ``start`` returns."""
+        """Hand tries to the executor, outside the lock: ``done`` may come before ``start`` returns.
+
+        The executor's acceptance of them all is then told to the state
+        machine under one lock, so that many tries started together do not
+        take turns with their own ends for the lock.
+        """
         assert self._executor is not None  # noqa: S101 - set by run()
+        handed = []
         for attempt in attempts:
             if self._stop_event.is_set():
                 with self._cond:
@@ -436,8 +442,10 @@ class ChainRunner:
             except Exception as err:  # noqa: BLE001 - a try that cannot start fails like any other
                 self._done(attempt, Outcome.failed(f"cannot start the try: {type(err).__name__}: {err}"))
                 continue
+            handed.append(attempt)
+        if handed:
             with self._cond:
-                _starts, stops = self._apply(self._state.handed(attempt))
+                stops = [s for a in handed for s in self._apply(self._state.handed(a))[1]]
             self._stop_tries(stops)
 
     def _done(self, attempt: Attempt, outcome: Outcome) -> None:
