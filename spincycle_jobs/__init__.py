@@ -46,6 +46,18 @@ if TYPE_CHECKING:
     from ._executor import run_attempt
     from ._markers import hookimpl
     from ._markers import hookspec
+    from ._store import JobInfo
+    from ._store import LeaseLostError
+    from ._store import LogEntry
+    from ._store import Owner
+    from ._store import RunBusyError
+    from ._store import RunExistsError
+    from ._store import RunInfo
+    from ._store import RunNotFoundError
+    from ._store import SchemaVersionError
+    from ._store import Store
+    from ._store import StoreError
+    from ._store import open_store
     from ._threadexec import ThreadExecutor
 
 __all__ = [
@@ -66,19 +78,30 @@ __all__ = [
     "JobConstructor",
     "JobError",
     "JobFactory",
+    "JobInfo",
     "JobNotFoundError",
     "JobRecord",
+    "LeaseLostError",
+    "LogEntry",
     "MemoryRepo",
     "Outcome",
+    "Owner",
     "PluginError",
     "PluginInfo",
     "Repo",
     "Return",
+    "RunBusyError",
+    "RunExistsError",
+    "RunInfo",
+    "RunNotFoundError",
     "RunResult",
     "RunStatus",
     "RunTimeoutError",
     "Runner",
+    "SchemaVersionError",
     "State",
+    "Store",
+    "StoreError",
     "ThreadExecutor",
     "TypeInfo",
     "UnknownJobTypeError",
@@ -88,6 +111,7 @@ __all__ = [
     "get_data",
     "hookimpl",
     "hookspec",
+    "open_store",
     "run_attempt",
 ]
 
@@ -96,7 +120,8 @@ def __dir__() -> list[str]:
     return sorted({*globals(), *__all__})
 
 
-#: Names whose modules load on first use: chains need hashlib and json, which making a job does not.
+#: Names whose modules load on first use: chains need hashlib and json, and the run store sqlite3,
+#: which making a job does not.
 _LAZY = {
     "Attempt": "_executor",
     "Chain": "_chain",
@@ -107,9 +132,21 @@ _LAZY = {
     "ChainResult": "_chainrunner",
     "ChainRunner": "_chainrunner",
     "Executor": "_executor",
+    "JobInfo": "_store",
     "JobRecord": "_document",
+    "LeaseLostError": "_store",
+    "LogEntry": "_store",
     "Outcome": "_executor",
+    "Owner": "_store",
+    "RunBusyError": "_store",
+    "RunExistsError": "_store",
+    "RunInfo": "_store",
+    "RunNotFoundError": "_store",
+    "SchemaVersionError": "_store",
+    "Store": "_store",
+    "StoreError": "_store",
     "ThreadExecutor": "_threadexec",
+    "open_store": "_store",
     "run_attempt": "_executor",
 }
 
