@@ -173,6 +173,7 @@ class ChainRunner:
         self._returns: dict[str, list[Return]] = {job_id: [] for job_id in chain.jobs}
         self._started_at: dict[str, float] = {}  # by try key: when it was handed out
         self._error: Exception | None = None  # from on_job_end or the store: raised by run()
+        self._heart: threading.Thread | None = None  # the heartbeat of a recorded run
 
     @classmethod
     def resume(
@@ -307,7 +308,8 @@ class ChainRunner:
         if not self._resuming:
             self._store.create_run(self.chain, base, executor=name)
         self._drive = self._store.claim(self.chain.request_id, self._owner, executor=name).drive
-        threading.Thread(target=self._beat, name="spincycle-jobs-heartbeat", daemon=True).start()
+        self._heart = threading.Thread(target=self._beat, name="spincycle-jobs-heartbeat", daemon=True)
+        self._heart.start()
 
     def _beat(self) -> None:
         """Renew the lease every second, see ``chain stop``, sample the statuses every 2 s."""
@@ -369,9 +371,11 @@ class ChainRunner:
             store.job_ended(owner, request_id, action.job_id, action.state, action.error)
 
     def _finish(self) -> None:
-        """Record the run's end and give the lease back."""
+        """Record the run's end and give the lease back, once the heartbeat has ended."""
         if self._store is None or self._owner is None:
             return
+        if self._heart is not None:
+            self._heart.join()  # woken by _ended: it is at most in one call to the store
         try:
             self._store.finish_run(self._owner, self.chain.request_id, self._state.final_state())
         except Exception as err:  # noqa: BLE001 - raised by run(), unless an earlier error is
