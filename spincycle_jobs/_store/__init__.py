@@ -31,6 +31,7 @@ import attrs
 
 from spincycle_jobs._errors import JobError
 from spincycle_jobs._state import State
+from spincycle_jobs._wire import wire
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -232,9 +233,15 @@ class JobInfo:
 
 
 @final
+@wire("log", 1, 0)
 @attrs.frozen
 class LogEntry:
-    """The job log entry of one try (Spin Cycle's ``proto.JobLog``)."""
+    """The job log entry of one try (Spin Cycle's ``proto.JobLog``).
+
+    The store keeps it as a wire record, ``spincycle-jobs/log/1.0``: a field a
+    newer release adds is ignored here, a record of another major version
+    is refused.
+    """
 
     #: The run's request id.
     request_id: str
