@@ -186,7 +186,7 @@ class SQLStore(Store):
     LOCK: ClassVar[str] = ""
 
     def _setup(self, conn: Any, url: str, errors: type[Exception]) -> None:
-        """Take ``conn`` (autocommit), create or upgrade the schema; refuse a newer one (:class:`SchemaVersionError`).
+        """Take ``conn`` (autocommit); create or upgrade the schema; refuse a newer one.
 
         :param errors: the driver's base exception class: its errors become :class:`StoreError`.
         """
