@@ -48,6 +48,13 @@ def _cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
         os.environ["SPINCYCLE_JOBS_CACHE_DIR"] = before
 
 
+@pytest.fixture(autouse=True)
+def _state_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Give each test a default run store of its own (in ``$XDG_STATE_HOME``), never the user's."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("state")))
+    monkeypatch.delenv("SPINCYCLE_JOBS_STORE", raising=False)
+
+
 class Venv:
     """A real virtual environment, filled from the wheelhouse only."""
 
