@@ -320,7 +320,7 @@ def alive(pid: int) -> bool:
 
 class TestSignals:
     def test_ctrl_c_stops_the_chain(self, tmp_path: Path) -> None:
-        """A real SIGINT: the running job stops, the next never starts, exit 1; the saved document says so."""
+        """A real SIGINT: the running job stops, the next never starts, exit 130; the document says so."""
         pidfile = tmp_path / "pid"
         spec = sleeper_spec(tmp_path, f"echo $$ > {pidfile}; exec sleep 600")
         chain, saved = tmp_path / "chain.json", tmp_path / "saved.json"
@@ -335,7 +335,7 @@ class TestSignals:
         finally:
             proc.kill()
             proc.communicate()
-        assert proc.returncode == 1, err
+        assert proc.returncode == 128 + signal.SIGINT, err
         assert "SIGINT: stopping chain long" in err
         report = json.loads(out)
         assert report["state"] == "STOPPED"
@@ -347,8 +347,9 @@ class TestSignals:
         assert saved_states(saved) == {"first": State.COMPLETE, "work": State.STOPPED, "last": State.PENDING}
         wait_until(lambda: not alive(int(pidfile.read_text())), "the stopped command exiting")
 
-    def test_a_killed_run_resumes_from_its_saved_document(self, tmp_path: Path) -> None:
-        """--save, then kill -9 mid-job: the document records what ended; resumed, only the rest runs."""
+    @pytest.mark.parametrize("source", ["document", "store"])
+    def test_a_killed_run_resumes(self, tmp_path: Path, source: str) -> None:
+        """kill -9 mid-job: the document and the store record what ended; resumed, only the rest runs."""
         pidfile, log = tmp_path / "pid", tmp_path / "log"
         script = (
             f"echo run >> {log}; if [ -e {pidfile} ]; then exit 0; fi; echo $$ > {pidfile}; exec sleep 600"
@@ -361,6 +362,7 @@ class TestSignals:
             wait_until(
                 lambda: pidfile.exists() and pidfile.read_text().strip() != "", "the job's command starting"
             )
+            wait_until(lambda: saved_states(saved).get("first") == State.COMPLETE, "the document saved")
             proc.send_signal(signal.SIGKILL)
             proc.communicate(timeout=WAIT)
         finally:
@@ -368,8 +370,14 @@ class TestSignals:
             proc.communicate()
             if pidfile.exists() and pidfile.read_text().strip():
                 os.kill(int(pidfile.read_text()), signal.SIGKILL)  # the command outlives a killed run
-        assert saved_states(saved) == {"first": State.COMPLETE, "work": State.RUNNING, "last": State.PENDING}
-        resumed = cli("chain", "run", "--from", saved, "--save", saved, "--json")
+        assert saved_states(saved)["last"] == State.PENDING
+        if source == "document":
+            again = cli("chain", "run", "--from", saved, "--json")
+            assert again.returncode == 2
+            assert "chain resume long" in again.stderr  # the store holds the run
+            resumed = cli("chain", "run", "--from", saved, "--save", saved, "--json", "--no-store")
+        else:
+            resumed = cli("chain", "resume", "long", "--save", saved, "--json")
         assert resumed.returncode == 0, resumed.stderr
         report = json.loads(resumed.stdout)
         assert {j: (v["state"], v["tries"]) for j, v in report["jobs"].items()} == {

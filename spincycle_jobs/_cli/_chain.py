@@ -1,4 +1,4 @@
-"""The chain commands: ``chain create``, ``chain run`` and ``chain show``.
+"""The chain commands: ``chain create``, ``run``, ``resume`` and ``show``; :mod:`._ops` adds the operators'.
 
 ``register`` adds them (see :mod:`._common` for how a group registers).
 """
@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import sys
-import threading
 from typing import TYPE_CHECKING
 from typing import Any
 from typing import Final
@@ -28,6 +27,10 @@ from ._common import read_text
 from ._common import seconds
 from ._common import wants_json
 from ._common import write_text
+from ._ops import add_store
+from ._ops import open_store
+from ._ops import register as register_ops
+from ._save import Saver
 from ._signals import run_interruptibly
 from ._signals import signal_exit
 
@@ -40,6 +43,7 @@ if TYPE_CHECKING:
     from spincycle_jobs._chainrunner import ChainResult
     from spincycle_jobs._chainrunner import ChainRunner
     from spincycle_jobs._executor import Executor
+    from spincycle_jobs._store import Store
 
     from ._common import Commands
 
@@ -61,7 +65,10 @@ def register(commands: Commands) -> None:
     chain = commands.group(
         "chain",
         "Build and run job chains: graphs of jobs that pass job data along.",
-        description="Subcommands: create (a TOML request spec to a chain document), run, show.",
+        description=(
+            "Subcommands: create (a TOML request spec to a chain document), run, resume, show;\n"
+            "over the run store: ps, status, log, list, stop."
+        ),
     )
     create = chain.add(
         "create",
@@ -90,16 +97,37 @@ def register(commands: Commands) -> None:
     run.add_argument(
         "--from", dest="from_file", metavar="FILE", required=True, help="the chain document ('-': stdin)"
     )
-    run.add_argument("--executor", choices=("thread", "dask"), default="thread", help="where the jobs run")
-    run.add_argument("--scheduler", metavar="ADDRESS", help="the Dask scheduler, for --executor dask")
-    run.add_argument("--save", metavar="FILE", help="rewrite the chain document here after every job ends")
-    run.add_argument(
-        "--stop-timeout", type=seconds, default=10.0, metavar="S", help="seconds stopped jobs get to return"
-    )
+    add_drive_options(run)
+    run.add_argument("--no-store", action="store_true", help="do not record the run in the run store")
     add_kv(run, "-d", "--data", "job_data", "a job data key the first jobs start with")
+    resume = chain.add(
+        "resume",
+        _resume,
+        "Run a recorded run on from the run store: its completed jobs are not run again.",
+        description=(
+            "A run that failed, was stopped, or whose driver is gone (lost) can be resumed; one process\n"
+            "drives a run at a time. Exit codes as chain run's."
+        ),
+    )
+    resume.add_argument("request_id", metavar="REQUEST_ID")
+    add_drive_options(resume)
     show = chain.add("show", _show, "Draw a chain document's jobs, their order and their states.")
     show.add_argument("file", metavar="FILE", help="the chain document ('-': stdin)")
     show.add_argument("--dot", action="store_true", help="write the graph in Graphviz's dot language")
+    register_ops(chain)
+
+
+def add_drive_options(parser: argparse.ArgumentParser) -> None:
+    """Add the options of the commands that drive a run: where its jobs run, the store, ``--save``."""
+    parser.add_argument("--executor", choices=("thread", "dask"), default="thread", help="where the jobs run")
+    parser.add_argument("--scheduler", metavar="ADDRESS", help="the Dask scheduler, for --executor dask")
+    parser.add_argument(
+        "--save", metavar="FILE", help="keep the chain document here, rewritten at most once a second"
+    )
+    parser.add_argument(
+        "--stop-timeout", type=seconds, default=10.0, metavar="S", help="seconds stopped jobs get to return"
+    )
+    add_store(parser)
 
 
 # -- chain create --
@@ -218,40 +246,64 @@ def _executor(opts: argparse.Namespace) -> Executor:
 
 def _run(opts: argparse.Namespace) -> int:
     chain = _read_chain(opts.from_file)
-    save_lock = threading.Lock()
+    store = None if opts.no_store else open_store(opts)
+    return _drive(opts, chain, store, resume=False)
 
-    def save(now: Chain, _job_id: str = "") -> None:
-        with save_lock:
-            write_text(opts.save, now.to_json())
 
-    if opts.save:
-        save(chain)  # a path that cannot be written is bad input, found before anything runs
-    executor = _executor(opts)
+def _resume(opts: argparse.Namespace) -> int:
+    store = open_store(opts)
+    try:
+        chain = store.chain(opts.request_id)
+    except BaseException:
+        store.close()
+        raise
+    return _drive(opts, chain, store, resume=True)
+
+
+def _drive(opts: argparse.Namespace, chain: Chain, store: Store | None, *, resume: bool) -> int:
+    """Run ``chain`` (recorded in ``store``, resumed from it with ``resume``) as ``chain run`` does."""
     from spincycle_jobs._chainrunner import ChainRunner  # noqa: PLC0415 - other commands never load chains
 
+    saver, final = None, None
     try:
-        runner = ChainRunner(
-            chain,
-            executor=executor,
-            stop_timeout=opts.stop_timeout,
-            on_job_end=(lambda _job_id: save(runner.snapshot())) if opts.save else None,
-        )
-        job_data = kv_dict(opts.job_data)
-        outcome = run_interruptibly(
-            lambda: runner.run(job_data),
-            runner.stop,
-            what=f"chain {chain.request_id}",
-            status=lambda: _status_line(chain, runner),
-        )
+        saver = Saver(opts.save, chain) if opts.save else None
+        executor = _executor(opts)
+        try:
+            options: dict[str, Any] = {
+                "executor": executor,
+                "stop_timeout": opts.stop_timeout,
+                "on_job_end": None if saver is None else saver.changed,
+            }
+            if resume:
+                assert store is not None  # noqa: S101 - resume opens it
+                runner = ChainRunner.resume(store, chain.request_id, **options)
+                job_data = None
+            else:
+                runner = ChainRunner(chain, store=store, **options)
+                job_data = kv_dict(opts.job_data)
+            if saver is not None:
+                saver.follow(runner.snapshot)
+            outcome = run_interruptibly(
+                lambda: runner.run(job_data),
+                runner.stop,
+                what=f"chain {chain.request_id}",
+                status=lambda: _status_line(chain, runner),
+            )
+            final = None if outcome.value is None else outcome.value.chain
+        finally:
+            executor.close()
     finally:
-        executor.close()
+        if saver is not None:
+            saver.close(final)
+        if store is not None:
+            store.close()
     if outcome.value is None:  # a second signal: gave up waiting
         return signal_exit(outcome.signum or 0)
     result = outcome.value
-    if opts.save:
-        save(result.chain)
     _report(opts, result)
-    return EXIT_OK if result.state == State.COMPLETE else EXIT_FAIL
+    if result.state == State.COMPLETE:
+        return EXIT_OK
+    return EXIT_FAIL if outcome.signum is None else signal_exit(outcome.signum)
 
 
 def _status_line(chain: Chain, runner: ChainRunner) -> str:

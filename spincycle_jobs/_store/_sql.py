@@ -117,13 +117,18 @@ _HERE = socket.gethostname()
 
 
 def _alive(pid: int) -> bool:
+    """Whether process ``pid`` of this host lives (a zombie, killed but not yet reaped, does not)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except OSError:  # it exists, owned by another user
-        return True
-    return True
+        pass
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:  # noqa: PTH123 - Linux tells a zombie apart
+            return stat.read().rpartition(b")")[2].split()[:1] != [b"Z"]
+    except OSError:
+        return True  # no /proc here: kill(0) is all there is
 
 
 def _lost(state: int, host: str, pid: int, heartbeat: float | None, now: float) -> bool:
@@ -319,7 +324,7 @@ class SQLStore(Store):
                 "SELECT job_id, entry FROM spincycle_log WHERE request_id = ? AND state = ?",
                 (request_id, int(State.RUNNING)),
             ).fetchall():
-                self._lost_try(tx, request_id, job_id, json.loads(entry), now)
+                self._lost_try(tx, run, job_id, json.loads(entry), now)
             tx(
                 "UPDATE spincycle_jobs SET state = ?, tries = 0, error = NULL, status = '', "
                 "status_at = NULL, "
@@ -347,10 +352,11 @@ class SQLStore(Store):
             )
         return self.run(request_id)
 
-    def _lost_try(self, tx: Any, request_id: str, job_id: str, obj: Any, now: float) -> None:
+    def _lost_try(self, tx: Any, run: RunInfo, job_id: str, obj: Any, now: float) -> None:
         """End as ``FAIL`` a log entry that a driver which is gone left ``RUNNING``."""
+        request_id = run.request_id
         entry = from_wire(LogEntry, obj, f"run {request_id!r}, the log entry of job {job_id!r}")
-        why = f"its driver (process {entry.pid or '?'} on host {entry.host or '?'!r}) was lost"
+        why = f"its driver, process {run.pid} on host {run.host!r}, was lost"
         ended = attrs.evolve(entry, finished=now, state=State.FAIL, exit=1, error=f"LostError: {why}")
         tx(
             "UPDATE spincycle_log SET state = ?, entry = ? WHERE request_id = ? AND drive = ? AND "
