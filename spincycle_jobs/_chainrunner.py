@@ -434,7 +434,15 @@ class ChainRunner:
         take turns with their own ends for the lock.
         """
         assert self._executor is not None  # noqa: S101 - set by run()
-        handed = []
+        start_all = getattr(self._executor, "start_all", None)
+        if start_all is not None and len(attempts) > 1 and not self._stop_event.is_set():
+            try:  # one call for all: an executor's lock taken once, not once per try
+                start_all(attempts, self._done)
+                attempts, handed = [], attempts
+            except Exception:  # noqa: BLE001 - none started: each is tried alone below, and fails alone
+                handed = []
+        else:
+            handed = []
         for attempt in attempts:
             if self._stop_event.is_set():
                 with self._cond:

@@ -131,7 +131,10 @@ class Executor(Protocol):
     """Runs the tries of a chain's jobs, where it likes, and says how each ended.
 
     The chain runner calls these methods from its own threads; an executor
-    must accept calls from any thread.
+    must accept calls from any thread. An executor may also offer
+    ``start_all(attempts, done)``, which starts many tries as ``start`` does
+    each, or raises before any has started; the runner then hands it the
+    tries that start together in one call (as :class:`ThreadExecutor` does).
     """
 
     def start(self, attempt: Attempt, done: Callable[[Attempt, Outcome], None]) -> None:

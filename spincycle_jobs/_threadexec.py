@@ -6,6 +6,7 @@ import collections
 import queue
 import threading
 from collections.abc import Callable
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 from typing import Final
 from typing import final
@@ -85,17 +86,25 @@ class ThreadExecutor:
 
         :raises RuntimeError: after :meth:`close`.
         """
+        self.start_all([attempt], done)
+
+    def start_all(self, attempts: Sequence[Attempt], done: Callable[[Attempt, Outcome], None]) -> None:
+        """Start many tries as :meth:`start` does, taking the executor's lock once for all of them.
+
+        :raises RuntimeError: after :meth:`close`; then none has started.
+        """
         here: _Worker | None = getattr(self._local, "worker", None)
         with self._lock:
             if self._closed:
                 msg = "the ThreadExecutor was closed"
                 raise RuntimeError(msg)
-            self._running[attempt.key] = None
-            if here is not None and here.reporting and here.next is None:
-                # Started while a try's end is reported: run it in this thread, next, sparing a switch.
-                here.next = (attempt, done)
-                return
-            self._pending.append((attempt, done))
+            for attempt in attempts:
+                self._running[attempt.key] = None
+            tasks = [(attempt, done) for attempt in attempts]
+            if tasks and here is not None and here.reporting and here.next is None:
+                # Started while a try's end is reported: run one in this thread, next, sparing a switch.
+                here.next = tasks.pop(0)
+            self._pending.extend(tasks)
             worker = self._wake()
         self._send(worker)
 

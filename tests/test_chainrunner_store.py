@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import threading
@@ -19,6 +20,7 @@ from spincycle_jobs import ChainRunner
 from spincycle_jobs import Factory
 from spincycle_jobs import Return
 from spincycle_jobs import RunExistsError
+from spincycle_jobs import RunNotFoundError
 from spincycle_jobs import State
 from spincycle_jobs import Store
 from spincycle_jobs import StoreError
@@ -192,7 +194,10 @@ class TestOperating:
         thread.start()
         try:
             deadline = time.monotonic() + WAIT
-            while store.jobs("req")[0].status != "blocking" and time.monotonic() < deadline:
+            while time.monotonic() < deadline:
+                with contextlib.suppress(RunNotFoundError):  # until the runner has recorded the run
+                    if store.jobs("req")[0].status == "blocking":
+                        break
                 time.sleep(0.1)
             (job,) = store.jobs("req")
             assert (job.state, job.status) == (State.RUNNING, "blocking")
