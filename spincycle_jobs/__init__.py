@@ -59,6 +59,7 @@ if TYPE_CHECKING:
     from ._store import StoreError
     from ._store import open_store
     from ._threadexec import ThreadExecutor
+    from ._wire import WireError
 
 __all__ = [
     "ArgNotSetError",
@@ -105,6 +106,7 @@ __all__ = [
     "ThreadExecutor",
     "TypeInfo",
     "UnknownJobTypeError",
+    "WireError",
     "WrongArgTypeError",
     "WrongDataTypeError",
     "get_arg",
@@ -146,6 +148,7 @@ _LAZY = {
     "Store": "_store",
     "StoreError": "_store",
     "ThreadExecutor": "_threadexec",
+    "WireError": "_wire",
     "open_store": "_store",
     "run_attempt": "_executor",
 }

@@ -68,9 +68,9 @@ class Attempt:
 
     @classmethod
     def from_dict(cls, obj: object) -> Attempt:
-        """Read what :meth:`to_dict` returned, by the rule of :mod:`spincycle_jobs._wire`.
+        """Read what :meth:`to_dict` returned, by the rule of :exc:`~spincycle_jobs.WireError`.
 
-        :raises WireError: for a record of another major version, or a field missing or mistyped.
+        :raises ~spincycle_jobs.WireError: for another major version, or a field missing or mistyped.
         """
         return from_wire(cls, obj, "the try")
 
@@ -114,9 +114,9 @@ class Outcome:
 
     @classmethod
     def from_dict(cls, obj: object) -> Outcome:
-        """Read what :meth:`to_dict` returned, by the rule of :mod:`spincycle_jobs._wire`.
+        """Read what :meth:`to_dict` returned, by the rule of :exc:`~spincycle_jobs.WireError`.
 
-        :raises WireError: for a record of another major version, or a field missing or mistyped.
+        :raises ~spincycle_jobs.WireError: for another major version, or a field missing or mistyped.
         """
         return from_wire(cls, obj, "the outcome")
 
@@ -134,7 +134,7 @@ class Executor(Protocol):
     must accept calls from any thread. An executor may also offer
     ``start_all(attempts, done)``, which starts many tries as ``start`` does
     each, or raises before any has started; the runner then hands it the
-    tries that start together in one call (as :class:`ThreadExecutor` does).
+    tries that start together in one call (as :class:`~spincycle_jobs.ThreadExecutor` does).
     """
 
     def start(self, attempt: Attempt, done: Callable[[Attempt, Outcome], None]) -> None:

@@ -37,7 +37,15 @@ T = TypeVar("T")
 
 
 class WireError(JobError, ValueError):
-    """A record that cannot be read: of another major version, or a field missing or of the wrong type."""
+    """A record that crosses a process or a release (a try, its outcome, a job log entry) cannot be read.
+
+    Every such record carries a format tag, ``spincycle-jobs/KIND/MAJOR.MINOR``,
+    and is read by one rule: a record of another major version is refused;
+    a field this release does not know is ignored (a newer minor version
+    adds optional fields only); a known field that is missing, with no
+    default, or of the wrong JSON type is refused. The message names the
+    record and the field.
+    """
 
 
 @attrs.frozen

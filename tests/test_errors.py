@@ -167,6 +167,7 @@ def test_all_is_the_documented_api() -> None:
         "RunInfo",
         "RunNotFoundError",
         "SchemaVersionError",
+        "WireError",
         "Store",
         "StoreError",
         "open_store",

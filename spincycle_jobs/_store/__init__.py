@@ -454,7 +454,10 @@ def redact(url: str) -> str:
 
 
 def open_store(url: str | None = None) -> Store:
-    """Open the run store at ``url`` (see :func:`default_url` for ``None``), creating or upgrading it.
+    """Open the run store at ``url``, creating or upgrading it.
+
+    ``None`` is ``SPINCYCLE_JOBS_STORE``, else the SQLite file in
+    ``$XDG_STATE_HOME/spincycle-jobs`` (``~/.local/state`` when unset).
 
     ``sqlite:///PATH`` (an absolute path: ``sqlite:////tmp/runs.sqlite3``,
     or ``sqlite:///relative/runs.sqlite3``) and ``postgresql://...`` (extra

@@ -8,7 +8,7 @@ with a connection opened in autocommit mode and the driver's exception class. Th
 :meth:`SQLStore._sql`.
 
 Each job log entry is kept whole as a wire record (``spincycle-jobs/log/1.x``,
-the rule of :mod:`spincycle_jobs._wire`), beside the columns it is found by.
+the rule of ``_wire``), beside the columns it is found by.
 """
 
 from __future__ import annotations
