@@ -8,7 +8,7 @@ module knows the graph and the document; running a chain is
 from __future__ import annotations
 
 import heapq
-import math
+import threading
 import types
 from typing import TYPE_CHECKING
 from typing import Any
@@ -168,15 +168,19 @@ def _count(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
+#: The longest ``retry_wait``: what a thread can wait (about 292 years).
+MAX_WAIT: Final = threading.TIMEOUT_MAX
+
+
 def _wait(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value < math.inf
+    return isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value <= MAX_WAIT
 
 
 _JOB_FIELDS: Final = (
     ("id", _is_name, "a non-empty string"),
     ("after", lambda v: isinstance(v, list) and all(isinstance(a, str) for a in v), "a list of strings"),
     ("retry", _count, "an integer >= 0"),
-    ("retry_wait", _wait, "a finite number >= 0"),
+    ("retry_wait", _wait, f"a number of seconds from 0 to {MAX_WAIT:g}"),
     ("state", lambda v: isinstance(v, str) and v in State.__members__, "a state name"),
     ("tries", _count, "an integer >= 0"),
     ("job_data", lambda v: v is None or isinstance(v, dict), "an object or null"),
@@ -270,9 +274,17 @@ def topological_order(jobs: Sequence[tuple[str, Iterable[str]]]) -> list[str]:
                 heapq.heappush(ready, j)
     if len(order) < len(jobs):
         cycle = _a_cycle([job_id for job_id, _after in jobs], afters, set(order))
-        msg = f"the jobs form a cycle: {' -> '.join(map(repr, cycle))}"
+        shown = [_short(job_id) for job_id in cycle]
+        if len(shown) > 8:  # noqa: PLR2004 - enough to find it, never a line of megabytes
+            shown = [*shown[:4], f"... {len(cycle) - 6} more", *shown[-2:]]
+        msg = f"the jobs form a cycle: {' -> '.join(shown)}"
         raise ChainError(msg, cycle[0])
     return order
+
+
+def _short(job_id: str) -> str:
+    """Return the ``repr`` of an id, cut short when long, for a message."""
+    return repr(job_id) if len(job_id) <= 60 else repr(job_id[:57]) + "..."  # noqa: PLR2004
 
 
 def _index(jobs: Sequence[tuple[str, Iterable[str]]]) -> dict[str, int]:
@@ -314,7 +326,7 @@ def _check_options(job_id: str, retry: object, retry_wait: object) -> None:
         msg = f"job {job_id!r}: retry must be an integer >= 0, got {retry!r}"
         raise ChainError(msg, job_id)
     if not _wait(retry_wait):
-        msg = f"job {job_id!r}: retry_wait must be a finite number >= 0, got {retry_wait!r}"
+        msg = f"job {job_id!r}: retry_wait must be seconds from 0 to {MAX_WAIT:g}, got {retry_wait!r}"
         raise ChainError(msg, job_id)
 
 

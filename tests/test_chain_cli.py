@@ -398,14 +398,17 @@ class TestShow:
         assert run.returncode == 1
         text = draw(Chain.from_json((tmp_path / "saved.json").read_text()), unicode=True)
         assert text.splitlines()[0] == "chain deploy-42: 4 jobs in 3 layers (2 COMPLETE, 1 FAIL, 1 PENDING)"
-        assert "  1    ✔ fetch    COMPLETE  1 try      noop 'fetch sources'" in text
-        assert "  2  ├─✔ build-a  COMPLETE  1 try      sleep 'build a'          ◀ fetch" in text
-        assert "     └─✘ build-b  FAIL      3 tries    shell-command 'build b'  ◀ fetch" in text
+        assert "  1    ✔ fetch    COMPLETE  1 try        noop 'fetch sources'" in text
+        assert "  2  ├─✔ build-a  COMPLETE  1 try        sleep 'build a'          ◀ fetch" in text
+        assert "     └─✘ build-b  FAIL      3 tries      shell-command 'build b'  ◀ fetch" in text
         assert "JobError: sh exited 3" in text
-        assert "  3    ○ publish  PENDING              noop 'publish'           ◀ build-a, build-b" in text
+        assert "  3    ○ publish  PENDING                noop 'publish'           ◀ build-a, build-b" in text
         ascii_only = draw(Chain.from_json(document), unicode=False)
         assert ascii_only.isascii()
         assert "+-.. build-a" in ascii_only
+        again = cli("chain", "run", "--from", tmp_path / "saved.json", "--no-store")  # a resumed run
+        assert "  1    ✔ fetch    COMPLETE  done before  noop 'fetch sources'" in again.stdout
+        assert "     └─✘ build-b  FAIL      3 tries      shell-command 'build b'  ◀ fetch" in again.stdout
 
     def test_dot_and_json(self, spec: Path, tmp_path: Path) -> None:
         """--dot writes a Graphviz digraph with an edge per after; --json the jobs with their layers."""

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 from typing import TYPE_CHECKING
 from typing import Any
@@ -15,6 +16,7 @@ from spincycle_jobs._state import State
 
 from ._common import EXIT_FAIL
 from ._common import EXIT_OK
+from ._common import MAX_JSON_DEPTH
 from ._common import UsageError
 from ._common import add_kv
 from ._common import add_output_file
@@ -23,8 +25,10 @@ from ._common import err
 from ._common import factory
 from ._common import kv_dict
 from ._common import out
+from ._common import plural
 from ._common import read_text
 from ._common import seconds
+from ._common import too_deep
 from ._common import wants_json
 from ._common import write_text
 from ._ops import add_store
@@ -36,6 +40,7 @@ from ._signals import signal_exit
 
 if TYPE_CHECKING:
     import argparse
+    from collections.abc import Collection
 
     from spincycle_jobs._chain import Chain
     from spincycle_jobs._chain import ChainBuilder
@@ -138,13 +143,22 @@ def _read_spec(path: str) -> dict[str, Any]:
 
     try:
         with open(path, "rb") as file:  # noqa: PTH123 - a plain file the user named
-            spec: dict[str, Any] = tomllib.load(file)
+            spec: dict[str, Any] = tomllib.loads(file.read().decode("utf-8"))
     except OSError as error:
         msg = f"cannot read request spec {path!r}: {error.strerror or error}"
+        raise UsageError(msg) from None
+    except UnicodeDecodeError as error:
+        msg = f"request spec {path!r} is not UTF-8 text (byte {error.start}): TOML files are UTF-8"
         raise UsageError(msg) from None
     except tomllib.TOMLDecodeError as error:
         msg = f"request spec {path!r} is not TOML: {error}"
         raise UsageError(msg) from None
+    except RecursionError:
+        msg = f"request spec {path!r} nests arrays or tables too deeply"
+        raise UsageError(msg) from None
+    if too_deep(spec):
+        msg = f"request spec {path!r} nests arrays or tables more than {MAX_JSON_DEPTH} deep"
+        raise UsageError(msg)
     return spec
 
 
@@ -333,7 +347,8 @@ def _report(opts: argparse.Namespace, result: ChainResult) -> None:
         value = {"request_id": chain.request_id, "state": result.state.name, "jobs": jobs}
         out(json.dumps(value | {"job_data": result.job_data}, indent=2))
         return
-    out(draw(chain))
+    skipped = {job_id for job_id, run in result.jobs.items() if run.state == State.COMPLETE and not run.tries}
+    out(draw(chain, done_before=skipped))
     err(clean(f"chain {chain.request_id}: {result.state.name}"))
 
 
@@ -376,13 +391,16 @@ _MARKS: Final = {
 _LINES: Final = {"down": ("│", "|"), "fork": ("├─", "+-"), "last": ("└─", "`-"), "from": ("◀", "<-")}
 
 
-def draw(chain: Chain, *, unicode: bool | None = None) -> str:
+def draw(chain: Chain, *, unicode: bool | None = None, done_before: Collection[str] = ()) -> str:
     """Draw a chain for a terminal: its layers in order, each job with its state and what it runs after.
 
     Jobs in one layer can run side by side; a job's layer is one more than
-    that of the latest job it runs after.
+    that of the latest job it runs after. Ids, types and names longer than
+    a column allows are cut short with ``…``; errors are cut at the
+    terminal's width (``COLUMNS``, when set).
 
     :param unicode: use box-drawing characters; by default, when stdout's encoding is UTF.
+    :param done_before: the ids of jobs a resumed run skipped, recorded ``COMPLETE`` before it.
     """
     if unicode is None:
         unicode = (getattr(sys.stdout, "encoding", None) or "").lower().replace("-", "").startswith("utf")
@@ -397,9 +415,12 @@ def draw(chain: Chain, *, unicode: bool | None = None) -> str:
     for job in chain.jobs.values():
         counts[job.state.name] = counts.get(job.state.name, 0) + 1
     summary = ", ".join(f"{n} {state}" for state, n in counts.items())
-    lines = [clean(f"chain {chain.request_id}: {len(chain.jobs)} jobs in {len(by_layer)} layers ({summary})")]
-    id_width = max(len(clean(job.id)) for job in chain.jobs.values())
-    what_width = max(len(clean(f"{job.type} {job.name!r}")) for job in chain.jobs.values())
+    head_line = f"chain {_cut(chain.request_id, _ID_WIDTH)}: {plural(len(chain.jobs), 'job')} in "
+    lines = [clean(f"{head_line}{plural(len(by_layer), 'layer')} ({summary})")]
+    ids = {job.id: _cut(job.id, _ID_WIDTH) for job in chain.jobs.values()}
+    whats = {job.id: _cut(f"{job.type} {job.name!r}", _WHAT_WIDTH) for job in chain.jobs.values()}
+    id_width, what_width = max(map(len, ids.values())), max(map(len, whats.values()))
+    columns = shutil.get_terminal_size((160, 24)).columns
     for number, jobs in sorted(by_layer.items()):
         lines.append(f"     {piece['down']}" if number > 1 else "")
         for i, job in enumerate(jobs):
@@ -408,17 +429,31 @@ def draw(chain: Chain, *, unicode: bool | None = None) -> str:
                 branch = "  "
             head = f"{number:>3}  " if i == 0 else "     "
             tries = "" if not job.tries else f"{job.tries} {'try' if job.tries == 1 else 'tries'}"
+            if job.id in done_before:
+                tries = "done before"
             text = (
-                f"{branch}{mark[job.state]} {clean(job.id).ljust(id_width)}  {job.state.name:<8}  "
-                f"{tries:<9}  {clean(f'{job.type} {job.name!r}').ljust(what_width)}"
+                f"{branch}{mark[job.state]} {ids[job.id].ljust(id_width)}  {job.state.name:<8}  "
+                f"{tries:<11}  {whats[job.id].ljust(what_width)}"
             )
             if job.after:
-                text += f"  {piece['from']} {clean(', '.join(job.after))}"
+                text += f"  {piece['from']} {_cut(', '.join(job.after), _AFTER_WIDTH)}"
             lines.append(head + text.rstrip())
             if job.error and job.state != State.COMPLETE:
                 indent = " " * (5 + len(branch) + 2)
-                lines.append(clean(f"{indent}{job.error}")[:160])
+                lines.append(clean(f"{indent}{job.error}")[: max(columns, 40)])
     return "\n".join(lines)
+
+
+#: The widest an id, a type and name, and an 'after' list are drawn.
+_ID_WIDTH: Final = 40
+_WHAT_WIDTH: Final = 60
+_AFTER_WIDTH: Final = 80
+
+
+def _cut(text: str, width: int) -> str:
+    """Return ``text`` made safe for a terminal (:func:`clean`), cut to ``width`` with ``…``."""
+    text = clean(text)
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 _FILL: Final = {

@@ -59,6 +59,7 @@ __all__ = [
     "read_text",
     "seconds",
     "table",
+    "too_deep",
     "type_dict",
     "wants_json",
     "warn",
@@ -224,7 +225,8 @@ def seconds(text: str) -> float:
     return value
 
 
-def _too_deep(value: Any) -> bool:
+def too_deep(value: Any) -> bool:
+    """Whether JSON-like data nests dicts and lists more than ``MAX_JSON_DEPTH`` deep."""
     stack = [(value, 1)]
     while stack:
         item, depth = stack.pop()
@@ -243,11 +245,10 @@ def parse_json(text: str) -> Any:
     try:
         value = loads(text)
     except RecursionError:
-        value = None
-        too_deep = True
+        value, deep = None, True
     else:
-        too_deep = _too_deep(value)
-    if too_deep:
+        deep = too_deep(value)
+    if deep:
         msg = f"nested more than {MAX_JSON_DEPTH} levels deep"
         raise ValueError(msg)
     return value
@@ -315,14 +316,26 @@ def read_text(path: str, what: str) -> str:
 def write_text(path: str | None, text: str) -> None:
     """Write ``text`` to stdout, or to file ``path`` so that a reader or a crash sees the old file or the new.
 
+    Only a regular file is ever replaced: a device, a folder or a FIFO at
+    ``path`` is refused.
+
     :raises OSError: when the file cannot be written; the old one stays as it was.
+    :raises UsageError: when ``path`` is something other than a regular file.
     """
     if path is None:
         out(text, end="")
         return
     import os  # noqa: PLC0415 - only commands that write files need these
+    import stat  # noqa: PLC0415
     import tempfile  # noqa: PLC0415
 
+    try:
+        mode = os.stat(path).st_mode  # noqa: PTH116 - plain str paths
+    except FileNotFoundError:
+        mode = stat.S_IFREG
+    if not stat.S_ISREG(mode):
+        msg = f"{path!r} is not a regular file: it is never replaced (write to a file's path)"
+        raise UsageError(msg)
     folder = os.path.dirname(os.path.abspath(path))  # noqa: PTH100, PTH120 - plain str paths
     fd, tmp = tempfile.mkstemp(prefix=".spincycle-jobs-", suffix=".tmp", dir=folder)
     try:
