@@ -15,6 +15,8 @@ from typing import Any
 import pytest
 from hypothesis import settings
 
+from .pg import postgres_server  # noqa: F401
+
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
