@@ -10,6 +10,7 @@ in the run store and report.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
 import time
@@ -387,11 +388,13 @@ class ChainRunner:
     def _apply(self, actions: list[Action]) -> tuple[list[Attempt], list[Attempt]]:
         """Record and report what ended; return the tries to start and those to stop, for outside the lock."""
         starts, stops = [], []
+        try:  # what happened at one moment is recorded in one transaction
+            with contextlib.nullcontext() if self._store is None else self._store.transaction():
+                for action in actions:
+                    self._record(action)
+        except Exception as err:  # noqa: BLE001 - the run stops, and run() raises it
+            self._fail(err)
         for action in actions:
-            try:
-                self._record(action)
-            except Exception as err:  # noqa: BLE001 - the run stops, and run() raises it
-                self._fail(err)
             if isinstance(action, Start):
                 self._started_at[action.attempt.key] = time.time()
                 starts.append(action.attempt)
@@ -464,7 +467,9 @@ class ChainRunner:
         """Take the executor's word that a try ended, in any thread: record the end, start what may start."""
         with self._cond:
             starts, stops = self._apply(self._state.ended(attempt, outcome, time.monotonic()))
-            self._cond.notify_all()
+            state = self._state
+            if not state.running or state.next_due is not None or self._stop_event.is_set():
+                self._cond.notify_all()  # the driving thread waits for these alone: wake it for nothing else
         self._launch(starts)
         self._stop_tries(stops)
 

@@ -56,8 +56,11 @@ class _Spec:
     #: (name, JSON types accepted, how to read a value, whether it is required)
     fields: tuple[tuple[str, tuple[type, ...], Any, bool], ...]
 
-    @property
-    def tag(self) -> str:
+    #: ``spincycle-jobs/KIND/MAJOR.MINOR``.
+    tag: str = attrs.field(init=False)
+
+    @tag.default
+    def _tag(self) -> str:
         return f"{_PREFIX}{self.kind}/{self.major}.{self.minor}"
 
 
@@ -80,14 +83,18 @@ def wire(kind: str, major: int, minor: int) -> typing.Callable[[type[T]], type[T
     return declare
 
 
+_READY: dict[type, _Spec] = {}  # specs whose field types are resolved
+
+
 def _spec(cls: type) -> _Spec:
-    spec = _SPECS[cls]
-    if not spec.fields and attrs.fields(cls):
+    spec = _READY.get(cls)
+    if spec is None:
+        spec = _SPECS[cls]
         hints = typing.get_type_hints(cls)
         fields = tuple(
             (f.name, *_reader(hints[f.name]), f.default is attrs.NOTHING) for f in attrs.fields(cls)
         )
-        spec = _SPECS[cls] = attrs.evolve(spec, fields=fields)
+        spec = _SPECS[cls] = _READY[cls] = attrs.evolve(spec, fields=fields)
     return spec
 
 
@@ -110,12 +117,19 @@ def _reader(hint: Any) -> tuple[tuple[type, ...], Any]:
     return (origin,), None
 
 
+#: JSON values written as they are (the common case, checked first).
+_PLAIN: Final = frozenset({str, int, float, bool, type(None), dict, list})
+
+
 def to_wire(record: object) -> dict[str, Any]:
     """Return a wire record as JSON data, with its ``format`` tag."""
     spec = _spec(type(record))
     out: dict[str, Any] = {"format": spec.tag}
     for name, _accepted, _read, _required in spec.fields:
         value = getattr(record, name)
+        if type(value) in _PLAIN:
+            out[name] = value
+            continue
         if type(value) in _SPECS:
             value = to_wire(value)
         elif hasattr(value, "to_dict"):

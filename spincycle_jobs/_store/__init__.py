@@ -20,6 +20,7 @@ Times are seconds since the epoch (``time.time()``), as floats.
 from __future__ import annotations
 
 import abc
+import contextlib
 import os
 import socket
 from typing import TYPE_CHECKING
@@ -415,6 +416,14 @@ class Store(abc.ABC):
 
         :raises RunNotFoundError: for an unknown request id.
         """
+
+    def transaction(self) -> contextlib.AbstractContextManager[object]:
+        """Group the writes this thread makes inside the ``with`` block into one transaction.
+
+        The driver records what happens at one moment (a try that ended and
+        the tries it let start) together. The default groups nothing.
+        """
+        return contextlib.nullcontext()
 
     @abc.abstractmethod
     def close(self) -> None:

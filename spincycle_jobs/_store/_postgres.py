@@ -8,6 +8,7 @@ in a URL is never printed: errors and ``chain ps`` show :func:`redact`'s form.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 from typing import Any
 from typing import ClassVar
 from typing import final
@@ -15,6 +16,9 @@ from typing import final
 from . import StoreError
 from . import redact
 from ._sql import SQLStore
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 __all__ = ["PostgresStore"]
 
@@ -57,6 +61,10 @@ class PostgresStore(SQLStore):
 
     def _sql(self, statement: str) -> str:
         return statement.replace("?", "%s")
+
+    def _executemany(self, statement: str, rows: Sequence[Sequence[Any]]) -> None:
+        with self._conn.cursor() as cursor:
+            cursor.executemany(self._sql(statement), rows)
 
 
 def _without(message: str, url: str) -> str:

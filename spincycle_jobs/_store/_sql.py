@@ -22,6 +22,7 @@ import time
 from typing import TYPE_CHECKING
 from typing import Any
 from typing import ClassVar
+from typing import Final
 
 import attrs
 
@@ -113,6 +114,11 @@ _RUN_COLUMNS = (
     "jobs_finished, drive, heartbeat, stop_requested"
 )
 _JOB_COLUMNS = "request_id, job_id, type, name, after, state, tries, started, ended, error, status, status_at"
+#: The end of an UPDATE of one job that writes only while the given lease token holds the run.
+_JOB_HELD = (
+    "WHERE request_id = ? AND job_id = ? AND EXISTS "
+    "(SELECT 1 FROM spincycle_runs WHERE request_id = ? AND token = ?)"
+)
 _HERE = socket.gethostname()
 
 
@@ -178,8 +184,8 @@ def _job_info(row: Sequence[Any]) -> JobInfo:
     )
 
 
-def _dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), allow_nan=False)
+_ENCODER: Final = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
+_dumps: Final = _ENCODER.encode
 
 
 class SQLStore(Store):
@@ -198,7 +204,8 @@ class SQLStore(Store):
         self.url = url
         self._conn = conn
         self._errors = errors
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
+        self._open: Any = None  # the transaction open under the lock, if any
         with self._tx() as tx:
             self._lock_schema(tx)
             for statement in _SCHEMA_1[:1]:
@@ -226,10 +233,20 @@ class SQLStore(Store):
     def _sql(self, statement: str) -> str:
         return statement
 
+    def _executemany(self, statement: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Run one statement for many rows, in the transaction open under the lock."""
+        self._conn.executemany(self._sql(statement), rows)
+
     @contextlib.contextmanager
     def _tx(self) -> Iterator[Any]:
-        """One transaction, under the store's lock; yield ``tx(sql, params=())`` returning a cursor."""
+        """One transaction, under the store's lock; yield ``tx(sql, params=())`` returning a cursor.
+
+        Inside :meth:`transaction`, in its thread, it is that transaction's.
+        """
         with self._lock:
+            if self._open is not None:
+                yield self._open
+                return
             conn = getattr(self, "_conn", None)
             if conn is None:
                 msg = f"run store {self.url}: closed"
@@ -240,15 +257,22 @@ class SQLStore(Store):
 
             try:
                 conn.execute(self.BEGIN)
+                self._open = tx
                 try:
                     yield tx
                 except BaseException:
                     conn.execute("ROLLBACK")
                     raise
+                finally:
+                    self._open = None
                 conn.execute("COMMIT")
             except self._errors as err:
                 msg = f"run store {self.url}: {err}"
                 raise StoreError(msg) from err
+
+    def transaction(self) -> contextlib.AbstractContextManager[object]:
+        """Group the writes made in this thread inside the ``with`` block into one transaction."""
+        return self._tx()
 
     def _read(self, statement: str, params: Sequence[Any] = ()) -> list[Any]:
         with self._tx() as tx:
@@ -280,13 +304,10 @@ class SQLStore(Store):
                 "VALUES (?, ?, ?, NULL, NULL, '', 0, ?, ?, ?, 0, NULL, 0, '', ?)",
                 (rid, int(State.PENDING), now, executor, len(chain.jobs), done, _dumps(dict(job_data))),
             )
+            rows = []
             for position, job in enumerate(chain.jobs.values()):
                 complete = job.state == State.COMPLETE
-                tx(
-                    "INSERT INTO spincycle_jobs (request_id, job_id, position, type, name, after, "
-                    "retry, retry_wait, "
-                    "record, state, tries, started, ended, error, status, status_at, job_data, finished) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?, '', NULL, ?, ?)",
+                rows.append(
                     (
                         rid,
                         job.id,
@@ -302,8 +323,14 @@ class SQLStore(Store):
                         job.error if complete else None,
                         None if job.job_data is None or not complete else _dumps(dict(job.job_data)),
                         job.finished if complete else None,
-                    ),
+                    )
                 )
+            self._executemany(
+                "INSERT INTO spincycle_jobs (request_id, job_id, position, type, name, after, retry, "
+                "retry_wait, record, state, tries, started, ended, error, status, status_at, job_data, "
+                "finished) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?, '', NULL, ?, ?)",
+                rows,
+            )
         return self.run(rid)
 
     def claim(self, request_id: str, owner: Owner, *, executor: str) -> RunInfo:
@@ -369,38 +396,39 @@ class SQLStore(Store):
             return self._held(tx, request_id, owner, beat=True)
 
     def try_started(self, owner: Owner, entry: LogEntry) -> None:
-        rid = entry.request_id
+        rid, job_id = entry.request_id, entry.job_id
         with self._tx() as tx:
-            self._held(tx, rid, owner)
-            position = self._position(tx, rid, entry.job_id)
-            tx(
-                "INSERT INTO spincycle_log (request_id, job_id, drive, try_number, position, state, entry) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    rid,
-                    entry.job_id,
-                    entry.drive,
-                    entry.try_number,
-                    position,
-                    int(entry.state),
-                    _dumps(to_wire(entry)),
-                ),
+            job = tx(
+                f"UPDATE spincycle_jobs SET state = ?, tries = ?, started = ?, error = NULL {_JOB_HELD}",
+                (int(State.RUNNING), entry.try_number, entry.started, rid, job_id, rid, owner.token),
             )
-            tx(
-                "UPDATE spincycle_jobs SET state = ?, tries = ?, started = ?, error = NULL WHERE "
-                "request_id = ? AND job_id = ?",
-                (int(State.RUNNING), entry.try_number, entry.started, rid, entry.job_id),
-            )
+            self._check(tx, job.rowcount, rid, job_id, owner)
+            self._insert_entry(tx, entry)
 
     @staticmethod
-    def _position(tx: Any, request_id: str, job_id: str) -> int:
-        row = tx(
-            "SELECT position FROM spincycle_jobs WHERE request_id = ? AND job_id = ?", (request_id, job_id)
-        ).fetchone()
-        if row is None:
+    def _insert_entry(tx: Any, entry: LogEntry) -> None:
+        """Insert a log entry, at its job's place in the chain."""
+        tx(
+            "INSERT INTO spincycle_log (request_id, job_id, drive, try_number, position, state, entry) "
+            "SELECT ?, ?, ?, ?, position, ?, ? FROM spincycle_jobs WHERE request_id = ? AND job_id = ?",
+            (
+                entry.request_id,
+                entry.job_id,
+                entry.drive,
+                entry.try_number,
+                int(entry.state),
+                _dumps(to_wire(entry)),
+                entry.request_id,
+                entry.job_id,
+            ),
+        )
+
+    def _check(self, tx: Any, rowcount: int, request_id: str, job_id: str, owner: Owner) -> None:
+        """After a write to a job that names the lease: raise what kept it from writing a row."""
+        if rowcount == 0:
+            self._held(tx, request_id, owner)  # raises LeaseLostError
             msg = f"run {request_id!r} has no job {job_id!r}"
             raise StoreError(msg)
-        return int(row[0])
 
     def try_ended(
         self,
@@ -411,58 +439,45 @@ class SQLStore(Store):
         job_data: Mapping[str, Any] | None = None,
         finished: int | None = None,
     ) -> None:
-        rid = entry.request_id
+        rid, job_id = entry.request_id, entry.job_id
         with self._tx() as tx:
-            self._held(tx, rid, owner)
-            done = tx(
+            if job_state is None:  # the job waits for its next try
+                job = tx(
+                    f"UPDATE spincycle_jobs SET error = ?, status = '', status_at = NULL {_JOB_HELD}",
+                    (entry.error, rid, job_id, rid, owner.token),
+                )
+            else:
+                data = None if job_data is None else _dumps(dict(job_data))
+                ended = entry.finished or time.time()
+                job = tx(
+                    "UPDATE spincycle_jobs SET state = ?, error = ?, ended = ?, status = '', "
+                    f"status_at = NULL, job_data = COALESCE(?, job_data), finished = COALESCE(?, finished) "
+                    f"{_JOB_HELD}",
+                    (int(job_state), entry.error, ended, data, finished, rid, job_id, rid, owner.token),
+                )
+            self._check(tx, job.rowcount, rid, job_id, owner)
+            logged = tx(
                 "UPDATE spincycle_log SET state = ?, entry = ? WHERE request_id = ? AND drive = ? "
                 "AND job_id = ? AND try_number = ?",
-                (int(entry.state), _dumps(to_wire(entry)), rid, entry.drive, entry.job_id, entry.try_number),
+                (int(entry.state), _dumps(to_wire(entry)), rid, entry.drive, job_id, entry.try_number),
             )
-            if (
-                done.rowcount == 0
-            ):  # its start was not recorded (a store error then): record the whole try now
-                tx(
-                    "INSERT INTO spincycle_log (request_id, job_id, drive, try_number, position, "
-                    "state, entry) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        rid,
-                        entry.job_id,
-                        entry.drive,
-                        entry.try_number,
-                        self._position(tx, rid, entry.job_id),
-                        int(entry.state),
-                        _dumps(to_wire(entry)),
-                    ),
-                )
-            tx(
-                "UPDATE spincycle_jobs SET error = ?, status = '', status_at = NULL WHERE request_id "
-                "= ? AND job_id = ?",
-                (entry.error, rid, entry.job_id),
-            )
+            if logged.rowcount == 0:  # its start was not recorded (a store error then): record it whole
+                self._insert_entry(tx, entry)
             if job_state is not None:
-                self._end_job(tx, rid, entry.job_id, job_state, entry.error, entry.finished or time.time())
-                if job_data is not None:
-                    tx(
-                        "UPDATE spincycle_jobs SET job_data = ?, finished = ? WHERE request_id = ? "
-                        "AND job_id = ?",
-                        (_dumps(dict(job_data)), finished, rid, entry.job_id),
-                    )
-
-    @staticmethod
-    def _end_job(tx: Any, request_id: str, job_id: str, state: State, error: str | None, when: float) -> None:
-        tx(
-            "UPDATE spincycle_jobs SET state = ?, error = ?, ended = ?, status = '', status_at = NULL "
-            "WHERE request_id = ? AND job_id = ?",
-            (int(state), error, when, request_id, job_id),
-        )
-        tx("UPDATE spincycle_runs SET jobs_finished = jobs_finished + 1 WHERE request_id = ?", (request_id,))
+                tx("UPDATE spincycle_runs SET jobs_finished = jobs_finished + 1 WHERE request_id = ?", (rid,))
 
     def job_ended(self, owner: Owner, request_id: str, job_id: str, state: State, error: str | None) -> None:
         with self._tx() as tx:
-            self._held(tx, request_id, owner)
-            self._end_job(tx, request_id, job_id, state, error, time.time())
+            job = tx(
+                f"UPDATE spincycle_jobs SET state = ?, error = ?, ended = ?, status = '', status_at = NULL "
+                f"{_JOB_HELD}",
+                (int(state), error, time.time(), request_id, job_id, request_id, owner.token),
+            )
+            self._check(tx, job.rowcount, request_id, job_id, owner)
+            tx(
+                "UPDATE spincycle_runs SET jobs_finished = jobs_finished + 1 WHERE request_id = ?",
+                (request_id,),
+            )
 
     def save_statuses(self, owner: Owner, request_id: str, statuses: Mapping[str, str]) -> None:
         now = time.time()
