@@ -450,16 +450,19 @@ def default_url() -> str:
 
 
 def redact(url: str) -> str:
-    """Return ``url`` with any password replaced by ``***``."""
+    """Return ``url`` with any password replaced by ``***``: the user's, and a ``password=`` parameter."""
     scheme, sep, rest = url.partition("://")
     if not sep:
         return url
+    rest, question, query = rest.partition("?")
+    if question:
+        params = [param.partition("=") for param in query.split("&")]
+        query = "&".join(f"{k}=***" if k.lower() == "password" and eq else k + eq + v for k, eq, v in params)
     netloc, slash, path = rest.partition("/")
     userinfo, at, hostport = netloc.rpartition("@")
-    if not at or ":" not in userinfo:
-        return url
-    user = userinfo.split(":", 1)[0]
-    return f"{scheme}://{user}:***@{hostport}{slash}{path}"
+    if at and ":" in userinfo:
+        rest = f"{userinfo.split(':', 1)[0]}:***@{hostport}{slash}{path}"
+    return f"{scheme}://{rest}{question}{query}"
 
 
 def open_store(url: str | None = None) -> Store:

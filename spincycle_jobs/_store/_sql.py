@@ -3,9 +3,12 @@
 A backend subclasses :class:`SQLStore` and sets :attr:`SQLStore.BEGIN` (the
 statement that opens a write transaction) and :attr:`SQLStore.LOCK` (what
 ends a ``SELECT`` that must lock its rows), then calls :meth:`SQLStore._setup`
-with a connection opened in autocommit mode and the driver's exception class. The SQL here is written with
-``?`` parameters; a backend whose driver wants another style overrides
-:meth:`SQLStore._sql`.
+with a connection opened in autocommit mode and the driver's exception class.
+The SQL here is written with ``?`` parameters; a backend whose driver wants
+another style overrides :meth:`SQLStore._sql`. A backend whose connection
+can be lost (a server's) overrides :meth:`SQLStore._broken` and
+:meth:`SQLStore._reconnect`: a transaction that finds its connection lost
+before it starts runs on a new one.
 
 Each job log entry is kept whole as a wire record (``spincycle-jobs/log/1.x``,
 the rule of ``_wire``), beside the columns it is found by.
@@ -237,11 +240,38 @@ class SQLStore(Store):
         """Run one statement for many rows, in the transaction open under the lock."""
         self._conn.executemany(self._sql(statement), rows)
 
+    def _broken(self, conn: Any) -> bool:
+        """Whether ``conn`` was lost (its server ended it), so that a new one may take its place."""
+        return False
+
+    def _reconnect(self) -> Any:
+        """Return a new connection, in autocommit mode, in place of a lost one.
+
+        :raises StoreError: when it cannot connect.
+        """
+        msg = f"run store {self.url}: its connection was lost"
+        raise StoreError(msg)
+
+    def _begin(self, conn: Any) -> Any:
+        """Open a transaction on ``conn``, or, when it was lost, once on a new one; return the one used."""
+        try:
+            conn.execute(self.BEGIN)
+        except self._errors:
+            if not self._broken(conn):
+                raise
+            with contextlib.suppress(Exception):
+                conn.close()
+            conn = self._conn = self._reconnect()
+            conn.execute(self.BEGIN)
+        return conn
+
     @contextlib.contextmanager
     def _tx(self) -> Iterator[Any]:
         """One transaction, under the store's lock; yield ``tx(sql, params=())`` returning a cursor.
 
         Inside :meth:`transaction`, in its thread, it is that transaction's.
+        A transaction that fails is rolled back and never retried; the
+        driver's error becomes a :class:`StoreError`.
         """
         with self._lock:
             if self._open is not None:
@@ -251,21 +281,22 @@ class SQLStore(Store):
             if conn is None:
                 msg = f"run store {self.url}: closed"
                 raise StoreError(msg)
-
-            def tx(statement: str, params: Sequence[Any] = ()) -> Any:
-                return conn.execute(self._sql(statement), params)
-
             try:
-                conn.execute(self.BEGIN)
+                conn = self._begin(conn)
+
+                def tx(statement: str, params: Sequence[Any] = ()) -> Any:
+                    return conn.execute(self._sql(statement), params)
+
                 self._open = tx
                 try:
                     yield tx
+                    conn.execute("COMMIT")
                 except BaseException:
-                    conn.execute("ROLLBACK")
+                    with contextlib.suppress(self._errors):  # the error that ended it tells more
+                        conn.execute("ROLLBACK")
                     raise
                 finally:
                     self._open = None
-                conn.execute("COMMIT")
             except self._errors as err:
                 msg = f"run store {self.url}: {err}"
                 raise StoreError(msg) from err

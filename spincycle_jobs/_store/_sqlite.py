@@ -8,6 +8,7 @@ for another.
 
 from __future__ import annotations
 
+import errno
 import os
 import sqlite3
 import stat
@@ -36,7 +37,10 @@ def _create(path: str) -> None:
     """Create the folder ``0700`` and the file ``0600`` if missing; refuse what is not a regular file."""
     folder = os.path.dirname(os.path.abspath(path))  # noqa: PTH100, PTH120
     try:
-        os.makedirs(folder, mode=0o700, exist_ok=True)  # noqa: PTH103
+        try:
+            os.makedirs(folder, mode=0o700, exist_ok=True)  # noqa: PTH103
+        except FileExistsError:  # a file where a folder goes: say so, not "File exists"
+            raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR)) from None
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
         try:
             if not stat.S_ISREG(os.fstat(fd).st_mode):
