@@ -133,9 +133,14 @@ class PostgresServer:
         pwfile.unlink()
 
     def start(self) -> None:
-        """Start the server and wait until it accepts connections; a port taken meanwhile is replaced."""
-        for _ in range(5):
-            self.port = _free_port()
+        """Start the server and wait until it accepts connections.
+
+        It listens on the port it listened on before, if any, else on a free
+        one; a port taken meanwhile is replaced by another.
+        """
+        ports = [self.port] if self.port else []
+        for port in ports + [_free_port() for _ in range(5)]:
+            self.port = port
             if self._start_on_port():
                 return
         pytest.fail(f"PostgreSQL did not start; its log:\n{self.log.read_text(errors='replace')}")
