@@ -10,7 +10,6 @@ in the run store and report.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import threading
 import time
@@ -388,12 +387,14 @@ class ChainRunner:
     def _apply(self, actions: list[Action]) -> tuple[list[Attempt], list[Attempt]]:
         """Record and report what ended; return the tries to start and those to stop, for outside the lock."""
         starts, stops = [], []
-        try:  # what happened at one moment is recorded in one transaction
-            with contextlib.nullcontext() if self._store is None else self._store.transaction():
-                for action in actions:
-                    self._record(action)
-        except Exception as err:  # noqa: BLE001 - the run stops, and run() raises it
-            self._fail(err)
+        events = [action for action in actions if not isinstance(action, StopTry)]
+        if events and self._store is not None and self._error is None:
+            try:  # what happened at one moment is recorded in one transaction
+                with self._store.transaction():
+                    for event in events:
+                        self._record(event)
+            except Exception as err:  # noqa: BLE001 - the run stops, and run() raises it
+                self._fail(err)
         for action in actions:
             if isinstance(action, Start):
                 self._started_at[action.attempt.key] = time.time()

@@ -70,7 +70,6 @@ _SCHEMA_1 = (
         token TEXT NOT NULL,
         executor TEXT NOT NULL,
         jobs_total INTEGER NOT NULL,
-        jobs_finished INTEGER NOT NULL,
         drive INTEGER NOT NULL,
         heartbeat DOUBLE PRECISION,
         stop_requested INTEGER NOT NULL,
@@ -112,9 +111,12 @@ _SCHEMA_1 = (
 #: What brings a store of version N (the index) up to N + 1, in order; empty while there is only version 1.
 _UPGRADES: tuple[tuple[str, ...], ...] = ()
 
+#: A run's columns as :class:`RunInfo` takes them; how many jobs ended is counted, not kept.
 _RUN_COLUMNS = (
     "request_id, state, created, started, finished, host, pid, executor, jobs_total, "
-    "jobs_finished, drive, heartbeat, stop_requested"
+    "(SELECT COUNT(*) FROM spincycle_jobs WHERE spincycle_jobs.request_id = spincycle_runs.request_id "
+    f"AND spincycle_jobs.state NOT IN ({int(State.PENDING)}, {int(State.RUNNING)})), "
+    "drive, heartbeat, stop_requested"
 )
 _JOB_COLUMNS = "request_id, job_id, type, name, after, state, tries, started, ended, error, status, status_at"
 #: The end of an UPDATE of one job that writes only while the given lease token holds the run.
@@ -326,14 +328,14 @@ class SQLStore(Store):
 
     def create_run(self, chain: Chain, job_data: Mapping[str, Any], *, executor: str) -> RunInfo:
         rid, now = chain.request_id, time.time()
-        done = sum(job.state == State.COMPLETE for job in chain.jobs.values())
         with self._tx() as tx:
             if tx("SELECT 1 FROM spincycle_runs WHERE request_id = ?", (rid,)).fetchone() is not None:
                 raise RunExistsError(rid)
             tx(
-                f"INSERT INTO spincycle_runs ({_RUN_COLUMNS}, token, job_data) "
-                "VALUES (?, ?, ?, NULL, NULL, '', 0, ?, ?, ?, 0, NULL, 0, '', ?)",
-                (rid, int(State.PENDING), now, executor, len(chain.jobs), done, _dumps(dict(job_data))),
+                "INSERT INTO spincycle_runs (request_id, state, created, started, finished, host, pid, "
+                "executor, jobs_total, drive, heartbeat, stop_requested, token, job_data) "
+                "VALUES (?, ?, ?, NULL, NULL, '', 0, ?, ?, 0, NULL, 0, '', ?)",
+                (rid, int(State.PENDING), now, executor, len(chain.jobs), _dumps(dict(job_data))),
             )
             rows = []
             for position, job in enumerate(chain.jobs.values()):
@@ -367,8 +369,9 @@ class SQLStore(Store):
     def claim(self, request_id: str, owner: Owner, *, executor: str) -> RunInfo:
         now = time.time()
         with self._tx() as tx:
+            tx(f"SELECT 1 FROM spincycle_runs WHERE request_id = ? {self.LOCK}", (request_id,))
             row = tx(
-                f"SELECT {_RUN_COLUMNS} FROM spincycle_runs WHERE request_id = ? {self.LOCK}", (request_id,)
+                f"SELECT {_RUN_COLUMNS} FROM spincycle_runs WHERE request_id = ?", (request_id,)
             ).fetchone()
             if row is None:
                 raise RunNotFoundError(request_id)
@@ -390,23 +393,10 @@ class SQLStore(Store):
                 (int(State.PENDING), request_id, int(State.COMPLETE)),
             )
             tx(
-                "UPDATE spincycle_runs SET state = ?, started = COALESCE(started, ?), finished = "
-                "NULL, host = ?, "
-                "pid = ?, token = ?, executor = ?, drive = drive + 1, heartbeat = ?, stop_requested = 0, "
-                "jobs_finished = (SELECT COUNT(*) FROM spincycle_jobs WHERE request_id = ? AND state = ?) "
-                "WHERE request_id = ?",
-                (
-                    int(State.RUNNING),
-                    now,
-                    owner.host,
-                    owner.pid,
-                    owner.token,
-                    executor,
-                    now,
-                    request_id,
-                    int(State.COMPLETE),
-                    request_id,
-                ),
+                "UPDATE spincycle_runs SET state = ?, started = COALESCE(started, ?), finished = NULL, "
+                "host = ?, pid = ?, token = ?, executor = ?, drive = drive + 1, heartbeat = ?, "
+                "stop_requested = 0 WHERE request_id = ?",
+                (int(State.RUNNING), now, owner.host, owner.pid, owner.token, executor, now, request_id),
             )
         return self.run(request_id)
 
@@ -494,8 +484,6 @@ class SQLStore(Store):
             )
             if logged.rowcount == 0:  # its start was not recorded (a store error then): record it whole
                 self._insert_entry(tx, entry)
-            if job_state is not None:
-                tx("UPDATE spincycle_runs SET jobs_finished = jobs_finished + 1 WHERE request_id = ?", (rid,))
 
     def job_ended(self, owner: Owner, request_id: str, job_id: str, state: State, error: str | None) -> None:
         with self._tx() as tx:
@@ -505,10 +493,6 @@ class SQLStore(Store):
                 (int(state), error, time.time(), request_id, job_id, request_id, owner.token),
             )
             self._check(tx, job.rowcount, request_id, job_id, owner)
-            tx(
-                "UPDATE spincycle_runs SET jobs_finished = jobs_finished + 1 WHERE request_id = ?",
-                (request_id,),
-            )
 
     def save_statuses(self, owner: Owner, request_id: str, statuses: Mapping[str, str]) -> None:
         now = time.time()
