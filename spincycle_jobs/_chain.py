@@ -330,6 +330,32 @@ def _check_options(job_id: str, retry: object, retry_wait: object) -> None:
         raise ChainError(msg, job_id)
 
 
+@attrs.frozen
+class _Spec:
+    """A job as :meth:`ChainBuilder.job` was given it."""
+
+    id: str
+    type: str
+    name: str
+    after: tuple[str, ...]
+    retry: int
+    retry_wait: float
+    args: dict[str, Any]
+
+
+def _create(factory: Factory, spec: _Spec, job_args: dict[str, Any]) -> JobRecord:
+    """Create one job with the shared ``job_args``, its own args laid over them for its ``create`` alone."""
+    if not spec.args:
+        return JobRecord.create(factory, spec.type, spec.name, job_args)
+    view = job_args | copy_data(spec.args)
+    record = JobRecord.create(factory, spec.type, spec.name, view)
+    for key in [key for key in job_args if key not in view]:  # create removed a shared arg
+        del job_args[key]
+    # what create added or changed goes on to the jobs after it
+    job_args.update({k: v for k, v in view.items() if k not in spec.args or v != spec.args[k]})
+    return record
+
+
 class ChainBuilder:
     """Builds a :class:`Chain` as Spin Cycle's Request Manager does.
 
@@ -369,7 +395,7 @@ class ChainBuilder:
             raise ChainError(msg) from None
         self._request_id = request_id
         self._factory = factory
-        self._jobs: list[tuple[str, str, str, tuple[str, ...], int, float]] = []
+        self._jobs: list[_Spec] = []
 
     def job(
         self,
@@ -380,6 +406,7 @@ class ChainBuilder:
         after: Iterable[str] = (),
         retry: int = 0,
         retry_wait: float = 0.0,
+        args: Mapping[str, Any] | None = None,
     ) -> ChainBuilder:
         """Add a job; ``after`` may name jobs added later.
 
@@ -387,12 +414,21 @@ class ChainBuilder:
         :param after: ids of the jobs that must complete before this one starts.
         :param retry: how many more tries a try that does not complete gets.
         :param retry_wait: seconds between tries.
+        :param args: job args for this job alone, laid over the shared job
+            args for its ``create``; what ``create`` adds or changes, but for
+            these, still reaches the jobs after it.
         :returns: this builder, to chain calls.
-        :raises ChainError: for an empty id or a bad ``retry`` or ``retry_wait``.
+        :raises ChainError: for an empty id, a bad ``retry`` or ``retry_wait``,
+            or ``args`` that are not JSON data.
         """
         _check_options(id, retry, retry_wait)
+        try:
+            own = copy_data(dict(args or {}))
+        except (TypeError, ValueError) as err:
+            msg = f"job {id!r}: its args are not JSON data: {err}"
+            raise ChainError(msg, id) from None
         after = (after,) if isinstance(after, str) else tuple(after)
-        self._jobs.append((id, job_type, job_name, after, retry, float(retry_wait)))
+        self._jobs.append(_Spec(id, job_type, job_name, after, retry, float(retry_wait), own))
         return self
 
     def build(self) -> Chain:
@@ -402,19 +438,20 @@ class ChainBuilder:
             not a valid chain or a job that cannot be made, created or
             serialized; nothing is returned half-built.
         """
-        order = topological_order([(job[0], job[3]) for job in self._jobs])
+        order = topological_order([(job.id, job.after) for job in self._jobs])
         factory = self._make_factory()
-        specs = {job[0]: job for job in self._jobs}
+        specs = {job.id: job for job in self._jobs}
         job_args = copy_data(self._job_args)
         jobs: dict[str, ChainJob] = {}
         for job_id in order:
-            _id, job_type, job_name, after, retry, retry_wait = specs[job_id]
+            spec = specs[job_id]
             try:
-                record = JobRecord.create(factory, job_type, job_name, job_args)
+                record = _create(factory, spec, job_args)
             except Exception as err:
-                msg = f"job {job_id!r} ({job_type} {job_name!r}) cannot be built: {type(err).__name__}: {err}"
+                what = f"{spec.type} {spec.name!r}"
+                msg = f"job {job_id!r} ({what}) cannot be built: {type(err).__name__}: {err}"
                 raise ChainError(msg, job_id) from err
-            jobs[job_id] = ChainJob(job_id, record, after, retry, retry_wait)
+            jobs[job_id] = ChainJob(job_id, record, spec.after, spec.retry, spec.retry_wait)
         return Chain(self._request_id, jobs)
 
     def _make_factory(self) -> Factory:

@@ -95,3 +95,24 @@ def test_save_never_replaces_what_is_not_a_regular_file(tmp_path: Path) -> None:
     assert stat.S_ISFIFO(fifo.stat().st_mode)
     assert stat.S_ISCHR(os.stat("/dev/null").st_mode)  # noqa: PTH116
     assert cli("chain", "create", spec(tmp_path, f'request_id = "r"\n{JOB}'), "-o", fifo).returncode == 2
+
+
+def test_per_job_args_in_a_spec(tmp_path: Path) -> None:
+    """Two sleeps with durations of their own; a job's args are its own, the shared args go on."""
+    text = (
+        'request_id = "r"\n[args]\nduration = 0\ncmd = "echo"\nargs = "shared"\n'
+        '[[jobs]]\nid = "short"\ntype = "sleep"\nname = "s"\n[jobs.args]\nduration = 0.01\n'
+        '[[jobs]]\nid = "long"\ntype = "sleep"\nname = "l"\nafter = ["short"]\n[jobs.args]\nduration = 0.2\n'
+        '[[jobs]]\nid = "say"\ntype = "shell-command"\nname = "say"\nafter = ["long"]\n'
+    )
+    document = tmp_path / "chain.json"
+    created = cli("chain", "create", spec(tmp_path, text), "-o", document)
+    assert created.returncode == 0, created.stderr
+    ran = cli("chain", "run", "--from", document, "--json", "--no-store")
+    assert ran.returncode == 0, ran.stderr
+    import json  # noqa: PLC0415
+
+    jobs = json.loads(ran.stdout)["jobs"]
+    assert jobs["say"]["returns"][0]["stdout"] == "shared\n"
+    bad = f'request_id = "r"\n{JOB}[jobs.args]\nwhen = 1979-05-27T07:32:00Z\n'
+    one_error_line(cli("chain", "create", spec(tmp_path, bad)), "job 'a': its args are not JSON data")

@@ -62,6 +62,7 @@ _JOB_KEYS: Final = {
     "after": (list,),
     "retry": (int,),
     "retry_wait": (int, float),
+    "args": (dict,),
 }
 
 
@@ -81,7 +82,8 @@ def register(commands: Commands) -> None:
         "Build a chain from a TOML request spec and write its chain document (the Request Manager's side).",
         description=(
             "The spec has a request_id, an optional [args] table of job args, and [[jobs]] tables\n"
-            "with id, type, name and the optional after (a list of ids), retry and retry_wait.\n"
+            "with id, type, name and the optional after (a list of ids), retry, retry_wait and args\n"
+            "(a table laid over [args] for that job's create alone).\n"
             "Every job is made, created (all with one job args dict) and serialized, in order."
         ),
         writes_file=True,
@@ -214,6 +216,7 @@ def _job_options(job: object, where: str) -> dict[str, Any]:
         "after": job.get("after", ()),
         "retry": job.get("retry", 0),
         "retry_wait": job.get("retry_wait", 0.0),
+        "args": job.get("args"),
     }
 
 
