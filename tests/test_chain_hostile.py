@@ -116,3 +116,10 @@ def test_per_job_args_in_a_spec(tmp_path: Path) -> None:
     assert jobs["say"]["returns"][0]["stdout"] == "shared\n"
     bad = f'request_id = "r"\n{JOB}[jobs.args]\nwhen = 1979-05-27T07:32:00Z\n'
     one_error_line(cli("chain", "create", spec(tmp_path, bad)), "job 'a': its args are not JSON data")
+
+
+def test_create_suggests_typing_an_arg(tmp_path: Path) -> None:
+    """-a duration=0.5 is a string, which sleep refuses: the error suggests duration:=0.5, as run does."""
+    text = 'request_id = "r"\n[[jobs]]\nid = "nap"\ntype = "sleep"\nname = "nap"\n'
+    proc = cli("chain", "create", spec(tmp_path, text), "-a", "duration=0.5")
+    one_error_line(proc, "job 'nap'", "did you mean -a duration:=0.5?")

@@ -29,6 +29,7 @@ from ._common import plural
 from ._common import read_text
 from ._common import seconds
 from ._common import too_deep
+from ._common import typed_hint
 from ._common import wants_json
 from ._common import write_text
 from ._ops import add_store
@@ -221,8 +222,17 @@ def _job_options(job: object, where: str) -> dict[str, Any]:
 
 
 def _create(opts: argparse.Namespace) -> int:
+    from spincycle_jobs._chain import ChainError  # noqa: PLC0415 - other commands never load chains
+
     where = f"request spec {opts.spec!r}"
-    chain = _builder(_read_spec(opts.spec), where, opts).build()
+    try:
+        chain = _builder(_read_spec(opts.spec), where, opts).build()
+    except ChainError as error:
+        hint = typed_hint(error.__cause__, opts.job_args)
+        if not hint:
+            raise
+        msg = f"{error}{hint}"
+        raise ChainError(msg, error.job_id) from error
     write_text(opts.output, chain.to_json())
     return EXIT_OK
 

@@ -61,6 +61,7 @@ __all__ = [
     "table",
     "too_deep",
     "type_dict",
+    "typed_hint",
     "wants_json",
     "warn",
     "write_text",
@@ -290,6 +291,26 @@ def add_kv(parser: argparse.ArgumentParser, short: str, long: str, dest: str, wh
         metavar="KEY=VALUE",
         help=f"{what}: KEY=VALUE for a string, KEY:=JSON for a typed value; repeatable",
     )
+
+
+def typed_hint(error: BaseException | None, given: Iterable[tuple[str, Any, bool]]) -> str:
+    """Return a hint to type a job arg (``"; did you mean -a KEY:=JSON?"``), or ``""``.
+
+    The hint is for an ``error`` about a job arg given with ``-a KEY=VALUE``,
+    a string, that the job wants typed, where VALUE is JSON.
+    """
+    from spincycle_jobs._errors import WrongArgTypeError  # noqa: PLC0415 - only on an error
+
+    if not isinstance(error, WrongArgTypeError) or error.got_type is not str:
+        return ""
+    for key, value, typed in reversed(list(given)):
+        if key == error.key and not typed:
+            try:
+                parse_json(value)
+            except ValueError:
+                return ""
+            return f"; did you mean -a {key}:={value}?"
+    return ""
 
 
 def kv_dict(pairs: Iterable[tuple[str, Any, bool]]) -> dict[str, Any]:

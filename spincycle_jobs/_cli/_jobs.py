@@ -17,7 +17,6 @@ from spincycle_jobs._document import dump_document
 from spincycle_jobs._document import load_document
 from spincycle_jobs._document import make_job
 from spincycle_jobs._errors import JobError
-from spincycle_jobs._errors import WrongArgTypeError
 from spincycle_jobs._errors import type_name
 from spincycle_jobs._runner import Runner
 from spincycle_jobs._state import State
@@ -33,11 +32,11 @@ from ._common import err
 from ._common import factory
 from ._common import kv_dict
 from ._common import out
-from ._common import parse_json
 from ._common import read_text
 from ._common import seconds
 from ._common import table
 from ._common import type_dict
+from ._common import typed_hint
 from ._common import wants_json
 from ._common import warn
 from ._common import write_text
@@ -133,30 +132,17 @@ def _show(opts: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _hint(error: JobError, given: list[tuple[str, Any, bool]]) -> JobError:
-    """For a job arg given as a string that the job wants typed, suggest ``KEY:=JSON``."""
-    if not isinstance(error, WrongArgTypeError) or error.got_type is not str:
-        return error
-    for key, value, typed in reversed(given):
-        if key == error.key and not typed:
-            try:
-                parse_json(value)
-            except ValueError:
-                return error
-            return JobError(f"{error}; did you mean -a {key}:={value}?")
-    return error
-
-
 def _created(opts: argparse.Namespace, jobs: Factory) -> JobRecord:
     """Make, create and serialize the job the options name."""
     jobs.type_info(opts.type)
     try:
         return JobRecord.create(jobs, opts.type, opts.name, kv_dict(opts.job_args))
     except JobError as error:
-        hinted = _hint(error, opts.job_args)
-        if hinted is error:
+        hint = typed_hint(error, opts.job_args)
+        if not hint:
             raise
-        raise hinted from error
+        msg = f"{error}{hint}"
+        raise JobError(msg) from error
 
 
 def _create(opts: argparse.Namespace) -> int:
