@@ -123,3 +123,24 @@ def test_create_suggests_typing_an_arg(tmp_path: Path) -> None:
     text = 'request_id = "r"\n[[jobs]]\nid = "nap"\ntype = "sleep"\nname = "nap"\n'
     proc = cli("chain", "create", spec(tmp_path, text), "-a", "duration=0.5")
     one_error_line(proc, "job 'nap'", "did you mean -a duration:=0.5?")
+
+
+def test_a_document_of_another_kind_says_which_command_takes_it(tmp_path: Path) -> None:
+    """A spec to run --from or chain run; a chain document to run --from; a job document to chain run."""
+    toml = spec(tmp_path, f'request_id = "r"\n{JOB}')
+    document, job = tmp_path / "chain.json", tmp_path / "job.json"
+    assert cli("chain", "create", toml, "-o", document).returncode == 0
+    assert cli("create", "noop", "x", "-o", job).returncode == 0
+    for args, hint in [
+        (("run", "--from", toml), f"'spincycle-jobs chain create {toml} -o chain.json'"),
+        (("chain", "run", "--from", toml), f"'spincycle-jobs chain create {toml} -o chain.json'"),
+        (
+            ("run", "--from", document),
+            f"it is a chain document: run it with 'spincycle-jobs chain run --from {document}'",
+        ),
+        (
+            ("chain", "run", "--from", job),
+            f"it is a job document: run it with 'spincycle-jobs run --from {job}'",
+        ),
+    ]:
+        one_error_line(cli(*args), hint)

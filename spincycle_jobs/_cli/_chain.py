@@ -21,6 +21,7 @@ from ._common import UsageError
 from ._common import add_kv
 from ._common import add_output_file
 from ._common import clean
+from ._common import document_hint
 from ._common import err
 from ._common import factory
 from ._common import kv_dict
@@ -242,9 +243,17 @@ def _create(opts: argparse.Namespace) -> int:
 
 def _read_chain(path: str) -> Chain:
     from spincycle_jobs._chain import Chain  # noqa: PLC0415 - other commands never load chains
+    from spincycle_jobs._chain import ChainError  # noqa: PLC0415
 
     text = read_text(path, "chain document")
-    return Chain.from_json(text, f"chain document {'<stdin>' if path == '-' else path!r}")
+    try:
+        return Chain.from_json(text, f"chain document {'<stdin>' if path == '-' else path!r}")
+    except ChainError as error:
+        hint = document_hint(text, path) if "is not" in str(error) else ""
+        if not hint:
+            raise
+        msg = f"{error}{hint}"
+        raise ChainError(msg) from None
 
 
 def _executor(opts: argparse.Namespace) -> Executor:

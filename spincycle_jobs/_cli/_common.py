@@ -49,6 +49,7 @@ __all__ = [
     "add_kv",
     "add_output_file",
     "clean",
+    "document_hint",
     "emit",
     "err",
     "factory",
@@ -291,6 +292,27 @@ def add_kv(parser: argparse.ArgumentParser, short: str, long: str, dest: str, wh
         metavar="KEY=VALUE",
         help=f"{what}: KEY=VALUE for a string, KEY:=JSON for a typed value; repeatable",
     )
+
+
+def document_hint(text: str, path: str) -> str:
+    """Return how to use ``text`` when it is a document of another kind than asked for, or ``""``.
+
+    A TOML request spec wants ``chain create``; a chain document ``chain
+    run``; a job document ``run --from``.
+    """
+    name = "FILE" if path == "-" else path
+    head = text.lstrip()[:4096]
+    if '"spincycle-jobs/chain/' in head:
+        return f"; it is a chain document: run it with 'spincycle-jobs chain run --from {name}'"
+    if '"spincycle-jobs/job/' in head:
+        return f"; it is a job document: run it with 'spincycle-jobs run --from {name}'"
+    if "request_id" in head and "[[jobs]]" in text:
+        return (
+            f"; it looks like a TOML request spec: make a chain document with "
+            f"'spincycle-jobs chain create {name} -o chain.json', then run it with "
+            "'spincycle-jobs chain run --from chain.json'"
+        )
+    return ""
 
 
 def typed_hint(error: BaseException | None, given: Iterable[tuple[str, Any, bool]]) -> str:

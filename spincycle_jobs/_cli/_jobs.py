@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from typing import Any
 
 from spincycle_jobs._document import JOB_FORMAT
+from spincycle_jobs._document import DocumentError
 from spincycle_jobs._document import JobRecord
 from spincycle_jobs._document import dump_document
 from spincycle_jobs._document import load_document
@@ -27,6 +28,7 @@ from ._common import UsageError
 from ._common import add_kv
 from ._common import add_output_file
 from ._common import clean
+from ._common import document_hint
 from ._common import emit
 from ._common import err
 from ._common import factory
@@ -154,7 +156,15 @@ def _create(opts: argparse.Namespace) -> int:
 def _job_from_document(jobs: Factory, path: str) -> Job:
     text = read_text(path, "job document")
     where = f"job document {path!r}"
-    record = JobRecord.from_dict(load_document(text, JOB_FORMAT, where), where)
+    try:
+        body = load_document(text, JOB_FORMAT, where)
+    except DocumentError as error:
+        hint = document_hint(text, path)
+        if not hint:
+            raise
+        msg = f"{error}{hint}"
+        raise DocumentError(msg) from None
+    record = JobRecord.from_dict(body, where)
     return make_job(jobs, record, where, warn)
 
 
