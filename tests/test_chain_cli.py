@@ -585,3 +585,35 @@ def test_live_status_on_a_terminal(tmp_path: Path) -> None:
     (tmp_path / "chain.json").write_text(cli("chain", "create", spec).stdout)
     seen = stderr_on_a_terminal(["chain", "run", "--from", str(tmp_path / "chain.json")], b"s left of 1.5s")
     assert b"chain nap: running z (try 1: " in seen
+
+
+class TestOutput:
+    def test_chain_run_shows_what_jobs_print(self, tmp_path: Path) -> None:
+        """What each try printed, tagged with its job (stdout to stdout, stderr to stderr), then the chain."""
+        spec = sleeper_spec(tmp_path, "echo out-line; echo err-line >&2")
+        document = tmp_path / "chain.json"
+        assert cli("chain", "create", spec, "-o", document).returncode == 0
+        run = cli("chain", "run", "--from", document, "--no-store")
+        assert run.returncode == 0, run.stderr
+        assert run.stdout.startswith("work | out-line\n")
+        assert "work | err-line\n" in run.stderr
+
+    def test_debug_shows_the_traceback_of_a_try_that_raised(self, capsys: pytest.CaptureFixture[str]) -> None:
+        """--debug: the traceback recorded with the try follows its job's lines."""
+        import argparse  # noqa: PLC0415
+
+        from spincycle_jobs import ChainBuilder  # noqa: PLC0415
+        from spincycle_jobs import ChainRunner  # noqa: PLC0415
+        from spincycle_jobs import Factory  # noqa: PLC0415
+        from spincycle_jobs._cli._chain import _report  # noqa: PLC0415
+
+        from .test_chainrunner_store import ProbePlugin  # noqa: PLC0415
+
+        factory = Factory(autoload=False, plugins=[ProbePlugin])
+        chain = ChainBuilder("r", {"modes": {"a": "raise"}}, factory=factory).job("a", "probe", "a").build()
+        result = ChainRunner(chain, factory=factory).run()
+        for debug in (False, True):
+            _report(argparse.Namespace(json=False, debug=debug), result)
+            err = capsys.readouterr().err
+            assert ("a: the try raised:\nTraceback" in err) is debug
+            assert ("RuntimeError: a broke" in err) is debug

@@ -369,9 +369,27 @@ def _report(opts: argparse.Namespace, result: ChainResult) -> None:
         value = {"request_id": chain.request_id, "state": result.state.name, "jobs": jobs}
         out(json.dumps(value | {"job_data": result.job_data}, indent=2))
         return
+    _outputs(result, debug=bool(getattr(opts, "debug", False)))
     skipped = {job_id for job_id, run in result.jobs.items() if run.state == State.COMPLETE and not run.tries}
     out(draw(chain, done_before=skipped))
     err(clean(f"chain {chain.request_id}: {result.state.name}"))
+
+
+def _outputs(result: ChainResult, *, debug: bool) -> None:
+    """Show what each try printed, its lines tagged with the job's id: stdout to stdout, stderr to stderr.
+
+    With ``--debug``, the traceback of a try that raised follows, wherever it ran.
+    """
+    for job_id, run in result.jobs.items():
+        for number, returned in enumerate(run.returns, 1):
+            tag = job_id if len(run.returns) == 1 else f"{job_id} (try {number})"
+            for line in returned.stdout.splitlines():
+                out(clean(f"{tag} | {line}"))
+            for line in returned.stderr.splitlines():
+                err(clean(f"{tag} | {line}"))
+            trace = getattr(returned.error, "traceback", None)
+            if debug and trace:
+                err(f"{tag}: the try raised:\n{trace.rstrip()}")
 
 
 # -- chain show --
