@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import functools
 import inspect
 import json
@@ -21,10 +23,42 @@ from ._errors import JobError
 from ._job import Job
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from collections.abc import Sequence
     from typing import Self
 
-__all__ = ["BaseJob"]
+__all__ = ["BaseJob", "PlainStateError", "versions"]
+
+#: What :meth:`BaseJob.deserialize` is told of the job being read: the job,
+#: the version of its distribution that created the data, and the version
+#: running here. Set by :func:`versions` around a call to ``deserialize``.
+_VERSIONS: contextvars.ContextVar[tuple[Job, str | None, str | None] | None] = contextvars.ContextVar(
+    "spincycle_jobs_versions", default=None
+)
+
+
+@contextlib.contextmanager
+def versions(job: Job, version: str | None, running_version: str | None) -> Iterator[None]:
+    """Within the block, tell ``job``'s :meth:`BaseJob.deserialize` which versions it reads between.
+
+    The job's methods keep the seed's signatures (``deserialize(data)``), so
+    that a subclass that overrides ``deserialize`` and calls ``super()``
+    works; the versions travel in a context variable instead, for ``job``
+    alone (another job deserialized in the block is told nothing), and in
+    this thread alone.
+
+    :param version: the version of the job's distribution that created the data, if known.
+    :param running_version: the version running here, if known.
+    """
+    token = _VERSIONS.set((job, version, running_version))
+    try:
+        yield
+    finally:
+        _VERSIONS.reset(token)
+
+
+class PlainStateError(JobError, TypeError):
+    """A job kept state in a plain attribute, which ``serialize`` would lose."""
 
 
 @attrs.define(eq=False)
@@ -136,8 +170,17 @@ class BaseJob(Job):
     def serialize(self) -> bytes:
         """Return the job's fields as compact JSON with sorted keys.
 
-        :raises JobError: naming the field whose value JSON cannot carry.
+        State kept in a plain attribute (``self.payload = ...`` in
+        ``create``, where ``payload`` is not a field) would be lost here, and
+        ``run`` would never see it: it is refused instead.
+
+        :raises JobError: naming the field whose value JSON cannot carry; or,
+            also a ``TypeError``, naming each attribute of the job that is not
+            a field and that a new job of the class does not have.
         """
+        plain = self._plain_attributes()
+        if plain:
+            raise PlainStateError(_plain_state_message(self._describe(), type(self).__qualname__, plain))
         data = {}
         for f in self._serialized_fields():
             try:
@@ -150,27 +193,31 @@ class BaseJob(Job):
                 raise JobError(msg) from None
         return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
-    def deserialize(
-        self, data: bytes, *, version: str | None = None, running_version: str | None = None
-    ) -> None:
+    def deserialize(self, data: bytes) -> None:
         """Set the job's fields from what :meth:`serialize` returned, maybe by another version.
 
         A field the data lacks takes its default; a field the data holds
         but this class does not have is refused, unless it is in
-        :attr:`ignorable_fields`. When ``version`` and ``running_version``
-        differ, :meth:`migrate` first gets the fields. The fields are then
-        set as ``__init__`` sets them, so converters and validators see them
-        all together.
+        :attr:`ignorable_fields`. When the data was created by another
+        version of the job's distribution than the one running here (a job
+        document records it, and the platform says so when it reads one),
+        :meth:`migrate` first gets the fields. The fields are then set as
+        ``__init__`` sets them, so converters and validators see them all
+        together.
 
         All or nothing: when it raises, the job is unchanged.
 
-        :param version: the version of the job's distribution that created
-            ``data``, when known (a job document records it).
-        :param running_version: the version running here, when known.
+        A subclass that overrides it keeps this signature and calls
+        ``super().deserialize(data)``; the versions reach this method all the
+        same. To read data as the platform would read a document of another
+        version, in a test, use :func:`spincycle_jobs.testing.deserialize`.
+
         :raises JobError: naming the job and the field at fault (and both
             versions, when they differ), for bytes that are not such JSON;
             never another exception.
         """
+        told = _VERSIONS.get()
+        version, running_version = told[1:] if told is not None and told[0] is self else (None, None)
         try:
             values = self._load(data, version, running_version)
         except JobError as err:
@@ -227,6 +274,25 @@ class BaseJob(Job):
             raise JobError(msg)
         return fields
 
+    def _plain_attributes(self) -> list[str]:
+        """Return the instance attributes that are not fields and that a new job of this class lacks."""
+        found = vars(self).keys()
+        if not found:
+            return []
+        cls = type(self)
+        names = {
+            name
+            for name in found - {f.name for f in attrs.fields(cls)}
+            if not isinstance(inspect.getattr_static(cls, name, None), functools.cached_property)
+        }
+        if not names:
+            return []
+        try:
+            fresh = cls(job_type=self._job_type, job_name=self._job_name)
+        except Exception:  # noqa: BLE001 - deserialize says why such a class cannot be made
+            return []
+        return sorted(names - vars(fresh).keys())
+
     def _describe(self) -> str:
         return f"job {self._job_name!r} of type {self._job_type!r}"
 
@@ -240,6 +306,21 @@ class BaseJob(Job):
 
 
 _BASE_FIELDS = frozenset(f.name for f in attrs.fields(BaseJob))
+
+
+def _plain_state_message(job: str, cls: str, names: list[str]) -> str:
+    one = len(names) == 1
+    what = (
+        f"attribute {names[0]!r} of {cls} is not a field"
+        if one
+        else (f"attributes {', '.join(map(repr, names))} of {cls} are not fields")
+    )
+    it = "it" if one else "them"
+    return (
+        f"cannot serialize {job}: {what}, so serialize would lose {it} and run would not get {it}: "
+        f"declare {it} as {'a field' if one else 'fields'} of the attrs class ({names[0]}: T = default), "
+        "or with attrs.field(init=False) for runtime state that is not serialized"
+    )
 
 
 def _version(version: str | None) -> str:

@@ -12,15 +12,19 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
+import importlib.metadata
 import json
 from typing import TYPE_CHECKING
 from typing import Any
 from typing import Final
+from typing import Protocol
+from typing import runtime_checkable
 
 import attrs
 
-from ._basejob import BaseJob
+from ._basejob import versions
 from ._codec import has_surrogate
 from ._codec import loads
 from ._errors import JobError
@@ -28,13 +32,15 @@ from ._errors import JobError
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from ._factory import Factory
+    from ._catalog import TypeInfo
     from ._job import Job
+    from ._job import JobFactory
 
 __all__ = [
     "JOB_FORMAT",
     "DocumentError",
     "JobRecord",
+    "NotBytesError",
     "dump_document",
     "load_document",
     "make_job",
@@ -46,6 +52,34 @@ JOB_FORMAT: Final = "spincycle-jobs/job/1"
 
 class DocumentError(JobError, ValueError):
     """A document that cannot be read: malformed, changed, truncated or foreign."""
+
+
+class NotBytesError(JobError, TypeError):
+    """A job's ``serialize`` returned something other than bytes."""
+
+
+@runtime_checkable
+class _Lists(Protocol):
+    """A factory that says which plugin offers a job type, as :class:`~spincycle_jobs.Factory` does."""
+
+    def type_info(self, job_type: str) -> TypeInfo: ...
+
+
+def _type_info(factory: JobFactory, job_type: str) -> TypeInfo | None:
+    return factory.type_info(job_type) if isinstance(factory, _Lists) else None
+
+
+@functools.cache
+def _distribution_of(module: str) -> tuple[str, str] | None:
+    """Return the installed distribution (name, version) holding ``module``'s top-level package, if one."""
+    names = importlib.metadata.packages_distributions().get(module.partition(".")[0], [])
+    if len(names) != 1:
+        return None
+    try:
+        dist = importlib.metadata.distribution(names[0])
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    return dist.metadata["Name"], dist.version
 
 
 @attrs.frozen
@@ -68,25 +102,44 @@ class JobRecord:
     version: str | None = None
 
     @classmethod
-    def create(cls, factory: Factory, job_type: str, job_name: str, job_args: dict[str, Any]) -> JobRecord:
+    def create(cls, factory: JobFactory, job_type: str, job_name: str, job_args: dict[str, Any]) -> JobRecord:
         """Make a job, call ``create`` with ``job_args`` (which it may change), and serialize it.
 
+        :param factory: any :class:`~spincycle_jobs.JobFactory`. The record's
+            provenance is what a :class:`~spincycle_jobs.Factory` says of the
+            type; for another factory, the installed distribution holding the
+            job class's top-level package, if any, and no plugin.
         :raises JobError: when the job cannot be made, created or serialized,
             or the job args after ``create`` are not JSON data.
         """
         job = factory.make(job_type, job_name)
         job.create(job_args)
-        data = job.serialize()
-        info = factory.type_info(job_type)
-        return cls(
-            job_type,
-            job_name,
-            data,
-            _json_data(job_args, "the job args after create"),
-            info.plugin,
-            info.distribution,
-            info.version,
-        )
+        return cls.created(factory, job, job_args)
+
+    @classmethod
+    def created(cls, factory: JobFactory, job: Job, job_args: dict[str, Any]) -> JobRecord:
+        """Serialize ``job``, made by ``factory`` and just given ``job_args`` by its ``create``.
+
+        The provenance is what ``factory`` says of the job type when it is a
+        :class:`~spincycle_jobs.Factory`. Any other factory says nothing: the
+        record then names the installed distribution (and its version) that
+        holds the job class's top-level package, when there is one, and no
+        plugin.
+
+        :raises NotBytesError: when ``serialize`` does not return bytes.
+        :raises DocumentError: when the job args are not JSON data.
+        :raises JobError: when ``serialize`` raises it.
+        """
+        data: object = job.serialize()
+        if not isinstance(data, bytes):
+            msg = f"{type(job).__qualname__}.serialize() returned {type(data).__name__}, not bytes"
+            raise NotBytesError(msg)
+        args = _json_data(job_args, "the job args after create")
+        info = _type_info(factory, job.type())
+        if info is not None:
+            return cls(job.type(), job.name(), data, args, info.plugin, info.distribution, info.version)
+        dist = _distribution_of(type(job).__module__)
+        return cls(job.type(), job.name(), data, args, None, *(dist or (None, None)))
 
     def to_dict(self) -> dict[str, Any]:
         """Return the record as JSON data."""
@@ -220,30 +273,43 @@ def load_document(text: str, fmt: str, where: str) -> dict[str, Any]:
     return doc
 
 
-def make_job(factory: Factory, record: JobRecord, where: str, warn: Callable[[str], None]) -> Job:
-    """Make the job ``record`` holds and deserialize it, as the Job Runner does.
+def make_job(
+    factory: JobFactory,
+    record: JobRecord,
+    where: str,
+    warn: Callable[[str], None],
+    *,
+    make: Callable[[str, str], Job] | None = None,
+) -> Job:
+    """Make the job ``record`` holds and deserialize it, as every Job Runner does.
 
-    A :class:`~spincycle_jobs.BaseJob` is told both versions, so that a
-    document created by another version of the plugin is upgraded as
+    The job's ``deserialize(data)`` is called with the seed's signature. A
+    :class:`~spincycle_jobs.BaseJob` is told, besides, which version created
+    the record and which runs here, so that a document created by another
+    version of the plugin is upgraded as
     :meth:`BaseJob.deserialize <spincycle_jobs.BaseJob.deserialize>` says.
+    A factory that is not a :class:`~spincycle_jobs.Factory` says nothing of
+    the type's distribution: nothing is checked or told then.
 
     :param warn: called with a message when the plugin's version differs
         from the one that created the record.
+    :param make: makes the job, instead of ``factory.make``.
     :raises JobError: when the type is unknown here, comes from another
         distribution, or the job refuses the bytes.
     """
-    info = factory.type_info(record.type)
-    if record.distribution != info.distribution:
-        msg = (
-            f"{where} was created by distribution {record.distribution!r}, "
-            f"but job type {info.type!r} here comes from {info.distribution!r}"
-        )
-        raise DocumentError(msg)
-    if record.version != info.version:
-        warn(f"{where} was created with {info.distribution} {record.version}, running it with {info.version}")
-    job = factory.make(record.type, record.name)
-    if isinstance(job, BaseJob):
-        job.deserialize(record.data, version=record.version, running_version=info.version)
-    else:
+    info = _type_info(factory, record.type)
+    if info is not None:
+        if record.distribution != info.distribution:
+            msg = (
+                f"{where} was created by distribution {record.distribution!r}, "
+                f"but job type {info.type!r} here comes from {info.distribution!r}"
+            )
+            raise DocumentError(msg)
+        if record.version != info.version:
+            created = f"{info.distribution} {record.version}"
+            warn(f"{where} was created with {created}, running it with {info.version}")
+    job = (make or factory.make)(record.type, record.name)
+    running = record.version if info is None else info.version
+    with versions(job, record.version, running):
         job.deserialize(record.data)
     return job

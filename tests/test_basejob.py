@@ -3,6 +3,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import enum
+import functools
 import json
 import threading
 from typing import Any
@@ -21,6 +22,8 @@ from spincycle_jobs import JobError
 from spincycle_jobs import PluginError
 from spincycle_jobs import Return
 from spincycle_jobs import State
+from spincycle_jobs._basejob import PlainStateError
+from spincycle_jobs.testing import deserialize
 
 from .jobs import Echo
 from .jobs import offering
@@ -386,7 +389,7 @@ class TestUpgrades:
         """A field that an older version did not write takes its default."""
         job = New("new", "n")
         job.overwrite = True
-        job.deserialize(Old("old", "o", text="hi").serialize(), version="0.1.0", running_version="0.2.0")
+        deserialize(job, Old("old", "o", text="hi").serialize(), version="0.1.0", running_version="0.2.0")
         assert (job.text, job.overwrite) == ("hi", False)
 
     def test_unknown_field_names_it_and_both_versions(self) -> None:
@@ -395,7 +398,7 @@ class TestUpgrades:
         job = Old("old", "o", text="kept")
         versions = "\\(the data was created by version 0.2.0; this is version 0.1.0\\)"
         with pytest.raises(JobError, match=f"field overwrite: unknown field {versions}"):
-            job.deserialize(data, version="0.2.0", running_version="0.1.0")
+            deserialize(job, data, version="0.2.0", running_version="0.1.0")
         assert job.text == "kept"
 
     def test_unknown_version_is_said(self) -> None:
@@ -403,19 +406,19 @@ class TestUpgrades:
         with pytest.raises(JobError, match="field overwrite: unknown field$"):
             Old("old", "o").deserialize(b'{"overwrite": true}')
         with pytest.raises(JobError, match="created by an unknown version; this is version 0.1.0"):
-            Old("old", "o").deserialize(b'{"overwrite": true}', running_version="0.1.0")
+            deserialize(Old("old", "o"), b'{"overwrite": true}', running_version="0.1.0")
 
     def test_ignorable_field_is_dropped(self) -> None:
         """A field listed in ignorable_fields is dropped without a word."""
         job = New("new", "n")
-        job.deserialize(b'{"legacy": [1, 2], "text": "hi"}', version="0.1.0", running_version="0.2.0")
+        deserialize(job, b'{"legacy": [1, 2], "text": "hi"}', version="0.1.0", running_version="0.2.0")
         assert job.text == "hi"
 
     def test_migrate_gets_raw_fields_and_version(self) -> None:
         """migrate gets the parsed fields and the creating version, and its result is read."""
         New.seen.clear()
         job = New("new", "n")
-        job.deserialize(b'{"txt": "hi"}', version="0.0.1", running_version="0.2.0")
+        deserialize(job, b'{"txt": "hi"}', version="0.0.1", running_version="0.2.0")
         assert New.seen == [({"txt": "hi"}, "0.0.1")]
         assert job.text == "hi"
 
@@ -423,7 +426,7 @@ class TestUpgrades:
         """migrate is not called when the versions are the same, or not given."""
         New.seen.clear()
         New("new", "n").deserialize(b'{"text": "a"}')
-        New("new", "n").deserialize(b'{"text": "a"}', version="0.2.0", running_version="0.2.0")
+        deserialize(New("new", "n"), b'{"text": "a"}', version="0.2.0", running_version="0.2.0")
         assert New.seen == []
 
     @pytest.mark.parametrize(
@@ -441,7 +444,7 @@ class TestUpgrades:
         monkeypatch.setattr(New, "migrate", classmethod(lambda cls, f, v: migrate(f, v)))
         job = New("new", "n", text="kept")
         with pytest.raises(JobError, match=message):
-            job.deserialize(b'{"text": "hi"}', version="0.1.0", running_version="0.2.0")
+            deserialize(job, b'{"text": "hi"}', version="0.1.0", running_version="0.2.0")
         assert job.text == "kept"
 
     def test_nested_class_field_takes_its_default(self) -> None:
@@ -449,6 +452,137 @@ class TestUpgrades:
         job = Rich("rich", "r")
         job.deserialize(b'{"hosts": [{"name": "a"}]}')
         assert job.hosts == [Host("a", 22, ())]
+
+
+@attrs.define
+class Overriding(New):
+    """Overrides deserialize with the seed's signature, and calls super(), as the Job interface shows."""
+
+    loaded: bool = attrs.field(default=False, init=False)
+
+    def deserialize(self, data: bytes) -> None:
+        super().deserialize(data)
+        self.loaded = True
+
+
+class TestVersionsTold:
+    def test_an_override_with_the_seed_signature_gets_the_versions(self) -> None:
+        """A deserialize override that calls super() still has the data migrated across versions."""
+        New.seen.clear()
+        job = Overriding("new", "n")
+        deserialize(job, b'{"txt": "hi"}', version="0.0.1", running_version="0.2.0")
+        assert (job.text, job.loaded) == ("hi", True)
+        assert New.seen == [({"txt": "hi"}, "0.0.1")]
+
+    def test_the_versions_are_told_to_that_job_alone(self) -> None:
+        """Another job deserialized while the versions are told is told nothing."""
+        other = New("new", "other")
+
+        @attrs.define
+        class Nesting(New):
+            def deserialize(self, data: bytes) -> None:
+                other.deserialize(b'{"txt": "x"}')  # no versions: txt is an unknown field
+
+        with pytest.raises(JobError, match="field txt: unknown field$"):
+            deserialize(Nesting("new", "n"), b"{}", version="0.0.1", running_version="0.2.0")
+
+    def test_the_versions_stay_in_their_thread(self) -> None:
+        """Versions told in one thread do not reach a deserialize in another one."""
+        New.seen.clear()
+        job = New("new", "n")
+        errors: list[BaseException] = []
+
+        def elsewhere() -> None:
+            try:
+                job.deserialize(b'{"text": "b"}')
+            except BaseException as err:  # noqa: BLE001 - reported below
+                errors.append(err)
+
+        class Spawning(New):
+            def deserialize(self, data: bytes) -> None:
+                thread = threading.Thread(target=elsewhere)
+                thread.start()
+                thread.join()
+                super().deserialize(data)
+
+        deserialize(Spawning("new", "s"), b'{"text": "a"}', version="0.1.0", running_version="0.2.0")
+        assert errors == []
+        assert New.seen == [({"text": "a"}, "0.1.0")]  # once, for the job in this thread
+
+    def test_without_versions_nothing_is_migrated(self) -> None:
+        """After the block, the job is told nothing again."""
+        New.seen.clear()
+        job = New("new", "n")
+        deserialize(job, b'{"text": "a"}', version="0.1.0", running_version="0.2.0")
+        job.deserialize(b'{"text": "b"}')
+        assert New.seen == [({"text": "a"}, "0.1.0")]
+
+
+@attrs.define
+class Plain(Echo):
+    """Keeps what create read in a plain attribute, not a field."""
+
+    def create(self, job_args: dict[str, Any]) -> None:
+        self.payload = job_args.get("payload")
+
+
+@attrs.define
+class TwoPlain(Echo):
+    def create(self, job_args: dict[str, Any]) -> None:
+        self.payload = 1
+        self.more = 2
+
+
+@attrs.define
+class PostInit(Echo):
+    """Sets an attribute in __attrs_post_init__: every new job has it, so nothing is lost."""
+
+    def __attrs_post_init__(self) -> None:
+        self.helper = "made with every job"
+
+
+@attrs.define(slots=False)
+class Unslotted(Echo):
+    count: int = 0
+
+    @functools.cached_property
+    def twice(self) -> int:
+        return self.count * 2
+
+    def create(self, job_args: dict[str, Any]) -> None:
+        self.count = 2
+        assert self.twice == 4
+
+
+class TestPlainState:
+    def test_a_plain_attribute_from_create_is_refused_by_serialize(self) -> None:
+        """serialize refuses state kept in a plain attribute, naming it and the fix."""
+        job = Plain("plain", "p")
+        job.create({"payload": "x"})
+        with pytest.raises(
+            PlainStateError,
+            match="job 'p' of type 'plain': attribute 'payload' of Plain is not a field, so serialize would "
+            "lose it .* declare it as a field of the attrs class \\(payload: T = default\\)",
+        ) as info:
+            job.serialize()
+        assert isinstance(info.value, JobError)
+        assert isinstance(info.value, TypeError)
+
+    def test_every_plain_attribute_is_named(self) -> None:
+        """Each plain attribute is named."""
+        job = TwoPlain("two", "t")
+        job.create({})
+        with pytest.raises(PlainStateError, match="attributes 'more', 'payload' of TwoPlain are not fields"):
+            job.serialize()
+
+    @pytest.mark.parametrize("cls", [PostInit, Unslotted], ids=["post-init", "unslotted-cached-property"])
+    def test_what_every_new_job_has_is_not_refused(self, cls: type[Echo]) -> None:
+        """Attributes that every new job has, fields of a dict class and cached properties are kept."""
+        job = cls("t", "n")
+        job.create({})
+        again = cls("t", "n")
+        again.deserialize(job.serialize())
+        assert again == job
 
 
 def strip(text: str) -> str:
@@ -588,7 +722,7 @@ def test_random_json_changes_nothing(fields: dict[str, Any], version: str | None
     job = Everything("e", "e", text="before", small=3)
     before = snapshot(job)
     try:
-        job.deserialize(json.dumps(fields).encode(), version=version, running_version="0.2.0")
+        deserialize(job, json.dumps(fields).encode(), version=version, running_version="0.2.0")
     except JobError as err:
         refused = str(err)
         assert snapshot(job) == before

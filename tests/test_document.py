@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+from typing import TYPE_CHECKING
 from typing import Any
 
 import pytest
@@ -11,10 +12,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from spincycle_jobs import Factory
+from spincycle_jobs import Job
 from spincycle_jobs import JobError
+from spincycle_jobs import Return
+from spincycle_jobs import State
 from spincycle_jobs._document import JOB_FORMAT
 from spincycle_jobs._document import DocumentError
 from spincycle_jobs._document import JobRecord
+from spincycle_jobs._document import NotBytesError
+from spincycle_jobs._document import _distribution_of
 from spincycle_jobs._document import dump_document
 from spincycle_jobs._document import load_document
 from spincycle_jobs._document import make_job
@@ -22,12 +28,58 @@ from spincycle_jobs._document import make_job
 from .jobs import Echo
 from .jobs import offering
 from .test_basejob import New
+from .test_basejob import Overriding
 from .test_basejob import Rich
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+
+class ByHand(Job):
+    """A job written against Job alone; its methods take exactly the seed's arguments."""
+
+    def __init__(self, job_type: str, job_name: str) -> None:
+        self._type, self._name, self.text = job_type, job_name, ""
+
+    def create(self, job_args: dict[str, Any]) -> None:
+        self.text = job_args["text"]
+
+    def serialize(self) -> bytes:
+        return self.text.encode()
+
+    def deserialize(self, data: bytes) -> None:
+        self.text = data.decode()
+
+    def run(self, job_data: dict[str, Any]) -> Return:
+        return Return(State.COMPLETE, stdout=self.text)
+
+    def stop(self) -> None:
+        pass
+
+    def status(self) -> str:
+        return ""
+
+    def name(self) -> str:
+        return self._name
+
+    def type(self) -> str:
+        return self._type
+
+
+class Loose:
+    """A JobFactory that is not a Factory: it says nothing of where a type comes from."""
+
+    def make(self, job_type: str, job_name: str) -> Job:
+        classes: dict[str, Callable[[str, str], Job]] = {"echo": Echo, "new": New, "by-hand": ByHand}
+        return classes[job_type](job_type, job_name)
 
 
 @pytest.fixture
 def factory() -> Factory:
-    return Factory(autoload=False, plugins=[offering(echo=Echo, new=New, rich=Rich)])
+    return Factory(
+        autoload=False,
+        plugins=[offering(echo=Echo, new=New, rich=Rich, overriding=Overriding, **{"by-hand": ByHand})],
+    )
 
 
 def document(record: JobRecord) -> str:
@@ -141,3 +193,74 @@ class TestVersions:
             JobError, match="field overwrite: unknown field .*version 0.2.0; this is an unknown"
         ):
             make_job(factory, record, "doc", lambda _: None)
+
+
+class TestSeedSignatures:
+    def test_an_override_with_the_seed_signature_is_migrated(self, factory: Factory) -> None:
+        """A deserialize(self, data) override that calls super() is called as such, and told the versions."""
+        New.seen.clear()
+        record = JobRecord("overriding", "o", b'{"txt": "hi"}', version="0.0.1")
+        job = make_job(factory, record, "doc", lambda _: None)
+        assert isinstance(job, Overriding)
+        assert (job.text, job.loaded) == ("hi", True)
+        assert New.seen == [({"txt": "hi"}, "0.0.1")]
+
+    def test_a_job_written_by_hand(self, factory: Factory) -> None:
+        """A Job written by hand goes through the document with the seed's signatures."""
+        record = read(document(JobRecord.create(factory, "by-hand", "h", {"text": "hi"})))
+        job = make_job(factory, record, "doc", pytest.fail)
+        assert isinstance(job, ByHand)
+        assert job.run({}).stdout == "hi"
+
+    def test_serialize_that_returns_no_bytes(self) -> None:
+        """A serialize that returns a str is refused, naming the class."""
+
+        class Str(ByHand):
+            def serialize(self) -> bytes:
+                return self.text  # type: ignore[return-value]
+
+        job = Str("str", "s")
+        job.create({"text": "x"})
+        with pytest.raises(NotBytesError, match="Str.serialize\\(\\) returned str, not bytes"):
+            JobRecord.created(Loose(), job, {})
+
+
+class TestOtherFactories:
+    def test_any_job_factory_creates_a_record(self) -> None:
+        """A JobFactory that is not a Factory creates a record with no plugin; no distribution here."""
+        record = JobRecord.create(Loose(), "echo", "e", {"text": "hi"})
+        assert (record.type, record.name, record.plugin, record.distribution, record.version) == (
+            "echo",
+            "e",
+            None,
+            None,
+            None,
+        )
+        assert record.data == b'{"text":"hi"}'
+
+    def test_the_distribution_of_an_installed_module(self) -> None:
+        """The provenance such a factory cannot give is the installed distribution of the class's module."""
+        import pluggy  # noqa: PLC0415 - an installed distribution, not an editable one
+
+        assert _distribution_of("pluggy._manager") == ("pluggy", pluggy.__version__)
+        assert _distribution_of("no_such_module_anywhere") is None
+
+    def test_make_job_checks_and_tells_nothing(self) -> None:
+        """With a factory that says nothing, no distribution is checked, and nothing migrated."""
+        New.seen.clear()
+        record = JobRecord("new", "n", b'{"text": "hi"}', distribution="elsewhere", version="0.0.1")
+        job = make_job(Loose(), record, "doc", pytest.fail)
+        assert isinstance(job, New)
+        assert job.text == "hi"
+        assert New.seen == []
+
+    def test_make_is_used_when_given(self, factory: Factory) -> None:
+        """make_job makes the job with ``make`` when given one."""
+        made: list[tuple[str, str]] = []
+
+        def make(job_type: str, job_name: str) -> Job:
+            made.append((job_type, job_name))
+            return factory.make(job_type, job_name)
+
+        make_job(factory, JobRecord.create(factory, "echo", "e", {}), "doc", pytest.fail, make=make)
+        assert made == [("echo", "e")]

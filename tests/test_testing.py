@@ -5,6 +5,7 @@ from __future__ import annotations
 import pickle
 import threading
 import time
+from typing import TYPE_CHECKING
 from typing import Any
 
 import attrs
@@ -15,11 +16,15 @@ from spincycle_jobs import Factory
 from spincycle_jobs import Job
 from spincycle_jobs import Return
 from spincycle_jobs import State
+from spincycle_jobs._document import make_job
 from spincycle_jobs.testing import ConformanceError
 from spincycle_jobs.testing import check_job
 
 from .jobs import Echo
 from .jobs import offering
+
+if TYPE_CHECKING:
+    from spincycle_jobs._document import JobRecord
 
 
 @attrs.define
@@ -102,6 +107,37 @@ class Forgetful(Echo):
         return b"{}"
 
 
+@attrs.define
+class Plain(Echo):
+    """Keeps what create read in a plain attribute: run would never see it."""
+
+    def create(self, job_args: dict[str, Any]) -> None:
+        self.payload = job_args.get("text")
+
+
+@attrs.define
+class SetArgs(Echo):
+    """Leaves in the job args what JSON cannot carry, for the jobs after it."""
+
+    def create(self, job_args: dict[str, Any]) -> None:
+        job_args["hosts"] = {"a", "b"}
+
+
+@attrs.define
+class Passes(Echo):
+    """Overrides deserialize with the seed's signature, calling super(); passes on what it got."""
+
+    loaded: bool = attrs.field(default=False, init=False)
+
+    def deserialize(self, data: bytes) -> None:
+        super().deserialize(data)
+        self.loaded = True
+
+    def run(self, job_data: dict[str, Any]) -> Return:
+        job_data["got"] = {"text": self.text, "loaded": self.loaded}
+        return Return(State.COMPLETE)
+
+
 class Undecorated(Echo):
     """Declares a field without @attrs.define."""
 
@@ -149,6 +185,8 @@ def factory(constructor: Any) -> Factory | Loose:
         (StrSerializer, {}, "serialize returns bytes"),
         (Unstable, {}, "serialize, deserialize, serialize gives the same bytes"),
         (Forgetful, {}, "the state from create survives serialize and deserialize"),
+        (Plain, {}, "the state from create survives serialize and deserialize"),
+        (SetArgs, {}, "job args stay JSON data"),
         (Undecorated, {}, "make returns a job"),
         (SlowStatus, {}, "status answers while run blocks"),
         (IntStatus, {}, "status returns a str"),
@@ -165,6 +203,8 @@ def factory(constructor: Any) -> Factory | Loose:
         "not-bytes",
         "round-trip",
         "state-lost",
+        "plain-attribute",
+        "args-not-json",
         "undecorated",
         "slow-status",
         "status-type",
@@ -233,3 +273,38 @@ def test_run_exception_propagates() -> None:
 def test_pytest_fixture(job_factory: Factory) -> None:
     """The job_factory fixture is a Factory over what is installed."""
     assert isinstance(job_factory, Factory)
+
+
+def test_a_plain_attribute_is_named() -> None:
+    """State kept in a plain attribute fails check_job, naming the attribute and the fix."""
+    with pytest.raises(
+        ConformanceError, match="attribute 'payload' of Plain is not a field.*declare it as a field"
+    ):
+        check_job(factory(Plain), "job", {"text": "hi"})
+
+
+def test_the_job_data_after_run() -> None:
+    """With return_job_data, check_job gives back the job data as run left it, besides the Return."""
+    result, data = check_job(factory(Passes), "job", {"text": "hi"}, {"given": 1}, return_job_data=True)
+    assert result.state == State.COMPLETE
+    assert data == {"given": 1, "got": {"text": "hi", "loaded": True}}
+
+
+def test_the_runners_code_makes_the_job(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The job that runs is read from a job document by make_job, the function every runner uses."""
+    read: list[JobRecord] = []
+
+    def spy(*args: Any, **kwargs: Any) -> Job:
+        read.append(args[1])
+        return make_job(*args, **kwargs)
+
+    monkeypatch.setattr("spincycle_jobs.testing.make_job", spy)
+    check_job(factory(Passes), "job", {"text": "hi"})
+    assert [(r.type, r.name, r.data) for r in read] == [
+        ("job", "check", b'{"text":"hi"}')
+    ] * 2  # round trip, run
+
+
+def test_a_loose_factory_is_enough() -> None:
+    """check_job takes any JobFactory, not only a Factory."""
+    assert check_job(Loose(Passes), "job", {"text": "hi"}).state == State.COMPLETE
