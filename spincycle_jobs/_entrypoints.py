@@ -11,7 +11,7 @@ standard one, is left to ``importlib.metadata`` itself.
 """
 
 # Plain str paths: this module lists and reads files, nothing more, and pathlib would cost more.
-# ruff: noqa: PTH100, PTH112, PTH118, PTH122, PTH123, PTH208
+# ruff: noqa: PTH100, PTH112, PTH118, PTH120, PTH122, PTH123, PTH208
 
 from __future__ import annotations
 
@@ -24,13 +24,14 @@ from typing import TYPE_CHECKING
 from typing import NamedTuple
 
 from ._catalog import normalize
-from ._index import METADATA_SUFFIXES
+from ._stamps import METADATA_SUFFIXES
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
     from collections.abc import Iterator
     from importlib.metadata import Distribution
 
-__all__ = ["Found", "entry_points"]
+__all__ = ["Found", "entry_points", "unlisted_files"]
 
 
 class Found(NamedTuple):
@@ -145,3 +146,35 @@ def entry_points(group: str) -> Iterator[Found]:
                 yield from _of_distribution(dist, group, seen)
         else:
             yield from _of_folder(folder, names, group, seen)
+
+
+def unlisted_files(dists: set[str], modules: Iterable[str]) -> list[str]:
+    """Return the files of ``modules`` that the ``RECORD`` of none of ``dists`` (metadata folders) lists."""
+    files = []
+    for name in modules:
+        module_file = getattr(sys.modules.get(name), "__file__", None)
+        if isinstance(module_file, str):
+            files.append(os.path.abspath(module_file))
+    listed: set[str] = set()
+    slash = os.sep == "/"
+    for dist in dists:
+        try:
+            with open(os.path.join(dist, "RECORD"), encoding="utf-8") as src:
+                record = src.read()
+        except OSError:
+            continue  # an egg-info, or a distribution an installer did not record
+        site = os.path.join(os.path.dirname(dist), "")
+        for rel in _record_paths(record):
+            # Most paths are plain ones below the site folder; only others need the slower normpath.
+            plain = slash and rel[:1] not in ("/", ".") and "/." not in rel
+            listed.add(site + rel if plain else os.path.normpath(os.path.join(site, rel)))
+    return [f for f in files if f not in listed]
+
+
+def _record_paths(record: str) -> list[str]:
+    """Return the paths a ``RECORD`` lists (CSV: path, hash, size)."""
+    if '"' not in record:
+        return [line.partition(",")[0] for line in record.splitlines() if line]
+    import csv  # noqa: PLC0415 - only a quoted path needs it
+
+    return [row[0] for row in csv.reader(record.splitlines()) if row]

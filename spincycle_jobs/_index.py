@@ -32,7 +32,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
-import operator
 import os
 import sys
 import zlib
@@ -41,11 +40,18 @@ from typing import Any
 from typing import Final
 from typing import NamedTuple
 
+from ._files import mine
+from ._files import read_private
+from ._files import write_private
+from ._stamps import CLOCK_SLACK_NS
+from ._stamps import Stamps
+from ._stamps import entry_unchanged
+from ._stamps import stat
+
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from collections.abc import Iterable
 
-__all__ = ["CorruptIndexError", "Index", "PluginRow", "Snapshot", "Stamps", "TypeRow", "locate"]
+__all__ = ["CorruptIndexError", "Index", "PluginRow", "Snapshot", "TypeRow", "locate"]
 
 #: Bump when the file's shape changes: an index of another version is ignored.
 INDEX_VERSION: Final = 5
@@ -54,22 +60,12 @@ MAGIC: Final = b'{"format":"spincycle-jobs/index",'
 CACHE_DIR_ENV: Final = "SPINCYCLE_JOBS_CACHE_DIR"
 #: Index files kept; older ones are pruned when a new one is written.
 KEEP: Final = 32
-#: A file whose change time is this close to the start of discovery (or later) may
-#: have changed while it ran: file systems keep time with a coarse clock.
-CLOCK_SLACK_NS: Final = 20_000_000
 #: The first read of an index: its header and stamps (about 45 KiB at 1,000 distributions).
 _HEAD_BYTES: Final = 1 << 16
-#: How the metadata folders of distributions end.
-METADATA_SUFFIXES: Final = (".dist-info", ".egg-info")
 _ENCODER = json.JSONEncoder(separators=(",", ":"))
-#: What a stamp keeps of a file's stat.
-_STAMP: Final = operator.attrgetter("st_mtime_ns", "st_ctime_ns", "st_size", "st_ino")
-_STAT_DIR_FD: Final = os.stat in os.supports_dir_fd
 
 # Paths are plain strings here, not pathlib: importing pathlib would cost a
 # warm start more than reading the index does.
-
-Stat = tuple[int, int, int, int] | None
 
 
 class CorruptIndexError(ValueError):
@@ -219,133 +215,6 @@ def _dumps(value: object) -> str:
     return _ENCODER.encode(value)
 
 
-def stat(path: str, dir_fd: int | None = None) -> Stat:
-    """Return what identifies ``path``'s current state, or ``None`` when it does not exist."""
-    try:
-        return _STAMP(os.stat(path, dir_fd=dir_fd))
-    except OSError:
-        return None
-
-
-def _digest(stats: Iterable[Stat]) -> int:
-    """Return one number for many stats (the hash of integers is the same in every process)."""
-    return hash(tuple([hash(() if st is None else st) for st in stats]))
-
-
-def _digest_in(folder: str, files: list[str]) -> int | None:
-    """Return :func:`_digest` of the stats of ``files`` in ``folder``, or ``None`` without the folder.
-
-    Every process that reads the index checks each stamped file, so this is
-    written for speed: names are looked up from the open folder (fewer path
-    components for the kernel to walk), the stats of a folder where no file is
-    missing are taken in one comprehension, and only a number is kept of each
-    (in a new process, every new page of memory costs a page fault).
-    """
-    if not files:
-        return _digest(())
-    fd, prefix = None, ""
-    try:
-        if _STAT_DIR_FD:
-            fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-        else:
-            prefix = os.path.join(folder, "")
-    except OSError:
-        return None
-    try:
-        try:
-            return hash(tuple([hash(_STAMP(os.stat(prefix + name, dir_fd=fd))) for name in files]))
-        except OSError:  # a file is missing
-            return _digest([stat(prefix + name, dir_fd=fd) for name in files])
-    finally:
-        if fd is not None:
-            os.close(fd)
-
-
-def _metadata_names(folder: str) -> list[str]:
-    """Return the names of the distributions' metadata folders in ``folder``, sorted."""
-    try:
-        return sorted(n for n in os.listdir(folder) if n.lower().endswith(METADATA_SUFFIXES))
-    except OSError:
-        return []
-
-
-class Stamps:
-    """The stamps of every ``sys.path`` entry, and when they were taken.
-
-    Taken before discovery, and again before writing: what changed in between
-    was maybe half seen, so the index is not written then.
-    """
-
-    def __init__(self, entries: list[str]) -> None:
-        import time  # noqa: PLC0415 - only discovery needs it
-
-        #: When the stamps were taken (wall clock, as file systems keep it).
-        self.started_ns = time.time_ns()
-        #: The entries, as the index key spells them ("" is the working folder).
-        self.entries = entries
-        #: Per entry: its own stat, and per distribution the stats of its
-        #: ``entry_points.txt``, ``RECORD`` and metadata folder.
-        self.seen = [self._take(_folder(entry)) for entry in entries]
-
-    @staticmethod
-    def _take(folder: str) -> tuple[Stat, dict[str, tuple[Stat, Stat, Stat]]]:
-        dists = {}
-        for name in _metadata_names(folder):
-            where = os.path.join(folder, name)
-            entry_points = stat(os.path.join(where, "entry_points.txt"))
-            # The folder's own stat counts only where it has no entry points (one would change it).
-            dists[name] = (
-                entry_points,
-                stat(os.path.join(where, "RECORD")),
-                stat(where) if entry_points is None else None,
-            )
-        return stat(folder), dists
-
-    def unchanged(self) -> bool:
-        """Whether every entry holds the same distributions, each as when the stamps were taken."""
-        now = [self._take(_folder(entry))[1] for entry in self.entries]
-        return now == [dists for _, dists in self.seen]
-
-    def record(self, plugin_dists: set[str]) -> list[list[Any]]:
-        """Return the stamps to keep: per entry, what a later check must find.
-
-        :param plugin_dists: the metadata folders of the plugins' distributions.
-        """
-        kept = []
-        for entry, (own, dists) in zip(self.entries, self.seen, strict=True):
-            folder = _folder(entry)
-            names = sorted(dists)
-            files, stats = [], []
-            for name, (entry_points, record, where) in sorted(dists.items()):
-                if os.path.join(folder, name) in plugin_dists:
-                    chosen = ("RECORD", record) if record is not None else ("entry_points.txt", entry_points)
-                else:
-                    chosen = ("entry_points.txt", entry_points) if entry_points is not None else ("", where)
-                files.append(os.path.join(name, chosen[0]) if chosen[0] else name)
-                stats.append(chosen[1])
-            kept.append([entry, own, zlib.crc32("\n".join(names).encode()), files, _digest(stats)])
-        return kept
-
-
-def _folder(entry: str) -> str:
-    """Return the folder a ``sys.path`` entry of the key names: "" is the working folder."""
-    return entry or os.getcwd()
-
-
-def _entry_unchanged(entry: str, own: object, names_crc: object, files: object, digest: object) -> bool:
-    """Whether a ``sys.path`` entry still holds the distributions it held, unchanged."""
-    folder = _folder(entry)
-    now = stat(folder)
-    if now != (None if own is None else tuple(own)):  # type: ignore[arg-type]
-        # A folder's own stat changes with any entry in it; its names may still be the same.
-        names = _metadata_names(folder)
-        if now is None or names_crc != zlib.crc32("\n".join(names).encode()):
-            return False
-        if not os.path.isdir(folder):
-            return False
-    return isinstance(files, list) and digest == _digest_in(folder, files)
-
-
 class Index:
     """One index file: where it is, and the key it must carry.
 
@@ -372,10 +241,10 @@ class Index:
         """
         try:
             size = _HEAD_BYTES
-            head = _read_private(self.path, size=size)
+            head = read_private(self.path, size=size)
             while head is not None and len(head) == size and head.count(b"\n") < 4:  # noqa: PLR2004
                 size *= 4  # the stamps of many distributions: read on, not to the end
-                head = _read_private(self.path, size=size)
+                head = read_private(self.path, size=size)
             if head is None:
                 return None
             header_end = head.index(b"\n")
@@ -394,7 +263,7 @@ class Index:
 
     def _rows(self, offset: int, size: int, crc: int) -> bytes:
         """Return the rows of a checked index: those its header and stamps vouch for, or raise."""
-        data = _read_private(self.path, offset)
+        data = read_private(self.path, offset)
         if data is None or len(data) != size or zlib.crc32(data) != crc:
             msg = "the index changed or was damaged after it was checked"
             raise CorruptIndexError(msg)
@@ -407,7 +276,7 @@ class Index:
         cwd, *stats = files
         if cwd is not None and cwd != os.getcwd():
             return False
-        if not all(_entry_unchanged(*e) for e in entries):
+        if not all(entry_unchanged(*e) for e in entries):
             return False
         return all(stat(path) == (None if s is None else tuple(s)) for path, s in stats)
 
@@ -434,7 +303,11 @@ class Index:
             [len(rows), zlib.crc32(rows)],
         ]
         body = "".join("\n" + _dumps(line) for line in lines).encode()
-        return _write_private(self.path, self._header(body) + body + b"\n" + rows)
+        folder = write_private(self.path, self._header(body) + body + b"\n" + rows)
+        if folder is None:
+            return False
+        _prune(folder)
+        return True
 
     def _working_folder(self, files: list[str]) -> str | None:
         """Return the working folder if a plugin's code came from it, through "" on ``sys.path``.
@@ -454,72 +327,8 @@ class Index:
         folder = os.path.realpath(os.path.dirname(self.path))
         path = os.path.join(folder, os.path.basename(self.path))
         with contextlib.suppress(OSError):
-            if _mine(os.stat(folder)) and _ours(path) is not None:
+            if mine(os.stat(folder)) and _ours(path) is not None:
                 os.unlink(path)
-
-
-def _mine(st: os.stat_result) -> bool:
-    """Whether a file or folder belongs to this user and no one else can write it."""
-    if not hasattr(os, "getuid"):
-        return True  # no owners or modes to check here
-    return st.st_uid == os.getuid() and not st.st_mode & 0o1022  # group, others, sticky
-
-
-def _read_private(path: str, offset: int = 0, size: int = -1) -> bytes | None:
-    """Return ``size`` bytes (all by default) from ``offset`` of the file at ``path``.
-
-    :returns: ``None`` unless the file and its folder are the user's alone and can be read.
-    """
-    import stat as st_mode  # noqa: PLC0415 - a small C module
-
-    folder = os.path.realpath(os.path.dirname(path))
-    # Not following a symlink, and not waiting on a FIFO: only a regular file is read.
-    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
-    try:
-        if not _mine(os.stat(folder)):
-            return None
-        with os.fdopen(os.open(os.path.join(folder, os.path.basename(path)), flags), "rb") as src:
-            st = os.fstat(src.fileno())
-            if not st_mode.S_ISREG(st.st_mode) or not _mine(st):
-                return None
-            if offset:
-                src.seek(offset)
-            return src.read(size)
-    except OSError:
-        return None
-
-
-def _private_dir(path: str) -> str | None:
-    """Make ``path`` if needed; return it, resolved, if it is a folder only this user can write."""
-    try:
-        os.makedirs(path, mode=0o700, exist_ok=True)
-        real = os.path.realpath(path)
-        st = os.stat(real)
-    except OSError:
-        return None
-    return real if os.path.isdir(real) and _mine(st) and os.access(real, os.W_OK) else None
-
-
-def _write_private(path: str, data: bytes) -> bool:
-    """Write ``data`` to ``path`` atomically, in a private folder; prune the folder. Never raises."""
-    import tempfile  # noqa: PLC0415 - only writing needs it
-
-    folder = _private_dir(os.path.dirname(path))
-    if folder is None:
-        return False
-    try:
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".index-", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as out:
-                out.write(data)
-            os.replace(tmp, os.path.join(folder, os.path.basename(path)))  # readers see old or new
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-    except OSError:
-        return False
-    _prune(folder)
-    return True
 
 
 def _ours(path: str) -> os.stat_result | None:
@@ -528,7 +337,7 @@ def _ours(path: str) -> os.stat_result | None:
 
     try:
         st = os.lstat(path)
-        if not st_mode.S_ISREG(st.st_mode) or not _mine(st):
+        if not st_mode.S_ISREG(st.st_mode) or not mine(st):
             return None
         with open(path, "rb") as src:
             return st if src.read(len(MAGIC)) == MAGIC else None
@@ -561,38 +370,6 @@ def _prune(folder: str) -> None:
     for path in stale:
         with contextlib.suppress(OSError):
             os.unlink(path)
-
-
-def unlisted_files(dists: set[str], modules: Iterable[str]) -> list[str]:
-    """Return the files of ``modules`` that the ``RECORD`` of none of ``dists`` (metadata folders) lists."""
-    files = []
-    for name in modules:
-        module_file = getattr(sys.modules.get(name), "__file__", None)
-        if isinstance(module_file, str):
-            files.append(os.path.abspath(module_file))
-    listed: set[str] = set()
-    slash = os.sep == "/"
-    for dist in dists:
-        try:
-            with open(os.path.join(dist, "RECORD"), encoding="utf-8") as src:
-                record = src.read()
-        except OSError:
-            continue  # an egg-info, or a distribution an installer did not record
-        site = os.path.join(os.path.dirname(dist), "")
-        for rel in _record_paths(record):
-            # Most paths are plain ones below the site folder; only others need the slower normpath.
-            plain = slash and rel[:1] not in ("/", ".") and "/." not in rel
-            listed.add(site + rel if plain else os.path.normpath(os.path.join(site, rel)))
-    return [f for f in files if f not in listed]
-
-
-def _record_paths(record: str) -> list[str]:
-    """Return the paths a ``RECORD`` lists (CSV: path, hash, size)."""
-    if '"' not in record:
-        return [line.partition(",")[0] for line in record.splitlines() if line]
-    import csv  # noqa: PLC0415 - only a quoted path needs it
-
-    return [row[0] for row in csv.reader(record.splitlines()) if row]
 
 
 def default_cache_dir() -> str:

@@ -29,12 +29,12 @@ from ._catalog import is_target
 from ._catalog import normalize
 from ._catalog import spec_of
 from ._entrypoints import entry_points
+from ._entrypoints import unlisted_files
 from ._errors import PluginError
 from ._errors import type_name
 from ._index import PluginRow
 from ._index import Snapshot
 from ._index import TypeRow
-from ._index import unlisted_files
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -357,10 +357,7 @@ def read_text(path: str, what: str) -> str:
 
 
 def write_text(path: str | None, text: str) -> None:
-    """Write ``text`` to stdout, or to file ``path`` so that a reader or a crash sees the old file or the new.
-
-    Only a regular file is ever replaced: a device, a folder or a FIFO at
-    ``path`` is refused.
+    """Write ``text`` to stdout, or to file ``path`` with :func:`~spincycle_jobs._files.atomic_write`.
 
     :raises OSError: when the file cannot be written; the old one stays as it was.
     :raises UsageError: when ``path`` is something other than a regular file.
@@ -368,28 +365,13 @@ def write_text(path: str | None, text: str) -> None:
     if path is None:
         out(text, end="")
         return
-    import os  # noqa: PLC0415 - only commands that write files need these
-    import stat  # noqa: PLC0415
-    import tempfile  # noqa: PLC0415
+    from spincycle_jobs._files import NotAFileError  # noqa: PLC0415 - only commands that write files
+    from spincycle_jobs._files import atomic_write  # noqa: PLC0415
 
     try:
-        mode = os.stat(path).st_mode  # noqa: PTH116 - plain str paths
-    except FileNotFoundError:
-        mode = stat.S_IFREG
-    if not stat.S_ISREG(mode):
-        msg = f"{path!r} is not a regular file: it is never replaced (write to a file's path)"
-        raise UsageError(msg)
-    folder = os.path.dirname(os.path.abspath(path))  # noqa: PTH100, PTH120 - plain str paths
-    fd, tmp = tempfile.mkstemp(prefix=".spincycle-jobs-", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as file:
-            file.write(text)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(tmp, path)  # noqa: PTH105 - plain str paths
-    except BaseException:
-        os.unlink(tmp)  # noqa: PTH108
-        raise
+        atomic_write(path, text.encode("utf-8"))
+    except NotAFileError as error:
+        raise UsageError(str(error)) from None
 
 
 def clean(text: str) -> str:

@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from types import FrameType
 
-__all__ = ["GIVE_UP_WAIT", "SIGNALS", "Outcome", "run_interruptibly", "signal_exit"]
+__all__ = ["GIVE_UP_WAIT", "SIGNALS", "Ended", "run_interruptibly", "signal_exit"]
 
 T = TypeVar("T")
 
@@ -55,7 +55,7 @@ _STATUS_EVERY: Final = 0.2
 
 
 @attrs.frozen
-class Outcome(Generic[T]):
+class Ended(Generic[T]):
     """How interruptible work ended."""
 
     #: What the work returned; ``None`` when the command gave up on it.
@@ -121,7 +121,7 @@ class _Interrupts:
 
 def run_interruptibly(
     work: Callable[[], T], stop: Callable[[], object], *, what: str, status: Callable[[], str] | None = None
-) -> Outcome[T]:
+) -> Ended[T]:
     """Run ``work`` in a worker thread; a signal calls ``stop``, a second gives up (see the module).
 
     :param what: names the work in messages, such as ``"sleep nap"``.
@@ -150,8 +150,8 @@ def run_interruptibly(
     if interrupts.received:
         _await_stop(interrupts)
     if gave_up:
-        return Outcome(None, first, gave_up=True)
-    return Outcome(worker.outcome(), first, gave_up=False)
+        return Ended(None, first, gave_up=True)
+    return Ended(worker.outcome(), first, gave_up=False)
 
 
 def _show(status: Callable[[], str] | None) -> None:
