@@ -132,7 +132,7 @@ def cluster(probe_site: Path) -> Iterator[Any]:
             n_workers=2,
             threads_per_worker=2,
             host="127.0.0.1",
-            dashboard_address=None,
+            dashboard_address=":0",  # None still binds 8787; any free port, never a fixed one
             memory_limit="1GiB",
             preload=[preload],
         ) as local,
