@@ -197,3 +197,15 @@ class TestSave:
             finish(proc)
         finally:
             finish(proc)
+
+
+@pytest.mark.parametrize("where", ["/dev/full", "/proc/runs.sqlite3", "/dev/null/runs.sqlite3"])
+def test_a_store_that_cannot_be_written_stops_chain_run_before_any_job(tmp_path: Path, where: str) -> None:
+    marker = tmp_path / "ran"
+    proc = cli(
+        "chain", "run", "--from", created(tmp_path, f"touch {marker}"), "--store", f"sqlite:///{where}"
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("spincycle-jobs: error: run store ")
+    assert proc.stderr.count("\n") == 1
+    assert not marker.exists()
