@@ -71,9 +71,20 @@ def _type_info(factory: JobFactory, job_type: str) -> TypeInfo | None:
 
 @functools.cache
 def _distribution_of(module: str) -> tuple[str, str] | None:
-    """Return the installed distribution (name, version) holding ``module``'s top-level package, if one."""
-    names = importlib.metadata.packages_distributions().get(module.partition(".")[0], [])
-    if len(names) != 1:
+    """Return the installed distribution (name, version) holding ``module``'s top-level package, if one.
+
+    That is the one distribution whose files list the package, else (an
+    editable install lists none) the one whose entry points name it.
+    """
+    top = module.partition(".")[0]
+    names = importlib.metadata.packages_distributions().get(top, [])
+    if not names:
+        names = [
+            dist.metadata["Name"]
+            for dist in importlib.metadata.distributions()
+            if any(ep.value.partition(":")[0].partition(".")[0] == top for ep in dist.entry_points)
+        ]
+    if len(set(names)) != 1:
         return None
     try:
         dist = importlib.metadata.distribution(names[0])

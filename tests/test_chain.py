@@ -25,6 +25,7 @@ from spincycle_jobs import ChainError
 from spincycle_jobs import ChainRunner
 from spincycle_jobs import Executor
 from spincycle_jobs import Factory
+from spincycle_jobs import Job
 from spincycle_jobs import JobError
 from spincycle_jobs import Outcome
 from spincycle_jobs import Return
@@ -309,15 +310,25 @@ class TestBuild:
         assert info.value.job_id == "b"
         assert isinstance(info.value.__cause__, JobError)
 
-    def test_a_factory_without_types_is_refused(self) -> None:
-        """A bare JobFactory cannot say which distribution created a job, which the document needs."""
+    def test_any_job_factory_builds_and_runs_a_chain(self) -> None:
+        """A bare JobFactory: the chain builds, names the distribution of the job's module when it
+        has one (none here: a test module), and runs with that factory on the ThreadExecutor."""
 
         class Bare:
             def make(self, job_type: str, job_name: str) -> Step:
                 return Step(job_type, job_name)
 
-        with pytest.raises(ChainError, match="does not list its job types"):
-            ChainBuilder("r", factory=Bare()).job("a", "step", "a").build()
+        chain = (
+            ChainBuilder("r", factory=Bare()).job("a", "step", "a").job("b", "step", "b", after=["a"]).build()
+        )
+        record = chain.jobs["a"].record
+        assert (record.plugin, record.distribution, record.version) == (None, None, None)
+        assert Chain.from_json(chain.to_json()) == chain
+        result = ChainRunner(chain, factory=Bare()).run({"k": "v"})  # type: ignore[arg-type]
+        assert result.state == State.COMPLETE, result
+        noop = Factory().make("noop", "n")
+        dist = ChainBuilder("r", factory=_Only(noop)).job("n", "noop", "n").build().jobs["n"].record
+        assert (dist.plugin, dist.distribution) == (None, "spincycle-jobs-example")
 
     def test_a_chain_is_an_immutable_value(self, steps: Factory) -> None:
         """No attribute, job or recorded job data of a chain can be changed in place."""
@@ -1000,3 +1011,13 @@ class TestStopInstalled:
 
 def _with_wait(chain: Chain, job_id: str, seconds: float) -> dict[str, Any]:
     return {**chain.jobs, job_id: attrs.evolve(chain.jobs[job_id], retry_wait=seconds)}
+
+
+class _Only:
+    """A JobFactory that makes one kind of job, of an installed distribution, and knows nothing of plugins."""
+
+    def __init__(self, job: Job) -> None:
+        self._class = type(job)
+
+    def make(self, job_type: str, job_name: str) -> Job:
+        return self._class(job_type, job_name)  # type: ignore[call-arg]
