@@ -60,12 +60,16 @@ def private_dir(path: str) -> str | None:
     return real if os.path.isdir(real) and mine(st) and os.access(real, os.W_OK) else None
 
 
-def atomic_write(path: str, data: bytes) -> None:
+def atomic_write(path: str, data: bytes, *, durable: bool = True) -> None:
     """Write ``data`` to the file ``path`` so that a reader, or a crash, sees the old file or the new, whole.
 
-    The data reach the disk (``fsync``) before the file is replaced. Only a
-    regular file is ever replaced: a device, a folder or a FIFO at ``path``
-    is refused, and a symlink is replaced, never followed.
+    Only a regular file is ever replaced: a device, a folder or a FIFO at
+    ``path`` is refused, and a symlink is replaced, never followed.
+
+    :param durable: make the data reach the disk (``fsync``) before the file
+        is replaced, so that even a machine that loses power keeps the old
+        file or the new. A cache that checks itself (the index, with its
+        checksums) need not pay for that: a torn one is rebuilt.
 
     :raises NotAFileError: when ``path`` is something other than a regular file.
     :raises OSError: when the file cannot be written; the old one stays as it was.
@@ -85,8 +89,9 @@ def atomic_write(path: str, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as out:
             out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
+            if durable:
+                out.flush()
+                os.fsync(out.fileno())
         os.replace(tmp, path)  # readers see the old or the new
     finally:
         with contextlib.suppress(FileNotFoundError):
@@ -94,7 +99,7 @@ def atomic_write(path: str, data: bytes) -> None:
 
 
 def write_private(path: str, data: bytes) -> str | None:
-    """Write ``data`` to ``path`` atomically, in a folder only this user can write; never raises.
+    """Write ``data`` to ``path`` atomically, not durably, in a folder only the user can write; never raises.
 
     :returns: that folder, resolved, or ``None`` when nothing was written.
     """
@@ -102,7 +107,7 @@ def write_private(path: str, data: bytes) -> str | None:
     if folder is None:
         return None
     try:
-        atomic_write(os.path.join(folder, os.path.basename(path)), data)
+        atomic_write(os.path.join(folder, os.path.basename(path)), data, durable=False)
     except OSError:
         return None
     return folder
