@@ -40,32 +40,40 @@ def job_args(payload: str) -> dict[str, Any]:
 
 def runner(factory: JobFactory, payload: str) -> dict[str, Cell]:
     """Run each type as the seed does: make, create, serialize; make, deserialize, then a Runner."""
-    found = {}
+    found: dict[str, Cell] = {}
     for job_type in TYPES:
-        creator = factory.make(job_type, job_type)
-        creator.create(job_args(payload))
-        data = creator.serialize()
-        job = factory.make(job_type, job_type)
-        job.deserialize(data)
-        job_data: dict[str, Any] = {}
-        result = Runner(job).run(job_data)
-        error = result.returns[-1].error if result.returns else None
-        found[job_type] = {"state": result.state.name, "got": job_data.get(job_type), "error": repr(error)}
+        try:
+            creator = factory.make(job_type, job_type)
+            creator.create(job_args(payload))
+            data = creator.serialize()
+            job = factory.make(job_type, job_type)
+            job.deserialize(data)
+            job_data: dict[str, Any] = {}
+            result = Runner(job).run(job_data)
+        except Exception as err:  # noqa: BLE001 - this type fails, the others go on
+            found[job_type] = {"state": "raised", "got": repr(err)}
+        else:
+            error = result.returns[-1].error if result.returns else None
+            found[job_type] = {
+                "state": result.state.name,
+                "got": job_data.get(job_type),
+                "error": repr(error),
+            }
     return found
 
 
 def checked(factory: JobFactory, payload: str) -> dict[str, Cell]:
     """Run each type through check_job."""
-    found = {}
+    found: dict[str, Cell] = {}
     for job_type in TYPES:
-        result, job_data = check_job(
-            factory, job_type, job_args(payload), job_name=job_type, return_job_data=True
-        )
-        found[job_type] = {
-            "state": result.state.name,
-            "got": job_data.get(job_type),
-            "error": repr(result.error),
-        }
+        try:
+            result, job_data = check_job(
+                factory, job_type, job_args(payload), job_name=job_type, return_job_data=True
+            )
+        except Exception as err:  # noqa: BLE001 - this type fails, the others go on
+            found[job_type] = {"state": "raised", "got": repr(err)}
+        else:
+            found[job_type] = {"state": result.state.name, "got": job_data.get(job_type)}
     return found
 
 
