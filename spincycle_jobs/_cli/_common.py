@@ -58,6 +58,7 @@ __all__ = [
     "parse_json",
     "plural",
     "read_text",
+    "scheduler_address",
     "seconds",
     "table",
     "too_deep",
@@ -225,6 +226,30 @@ def seconds(text: str) -> float:
         msg = f"seconds must be a number from 0 to {threading.TIMEOUT_MAX:g}, got {text!r}"
         raise argparse.ArgumentTypeError(msg)
     return value
+
+
+_SCHEMES: Final = ("tcp", "tls", "ws", "wss", "ucx", "inproc")
+
+
+def scheduler_address(text: str) -> str:
+    """Parse ``--scheduler``: ``[SCHEME://]HOST:PORT``, a scheme Dask speaks and a port number.
+
+    Refusing a malformed address here spares waiting for Dask to give up on it.
+    """
+    scheme, sep, rest = text.partition("://")
+    if not sep:
+        scheme, rest = "tcp", text
+    host, colon, port = rest.rpartition(":")
+    if scheme not in _SCHEMES or (scheme != "inproc" and (not colon or not host or not port.isdigit())):
+        msg = (
+            f"invalid Dask scheduler address {text!r}: expected [SCHEME://]HOST:PORT, such as "
+            f"tcp://127.0.0.1:8786 (schemes: {', '.join(_SCHEMES)})"
+        )
+        raise argparse.ArgumentTypeError(msg)
+    if scheme != "inproc" and not 0 < int(port) < 65536:  # noqa: PLR2004 - the last port
+        msg = f"invalid Dask scheduler address {text!r}: port {port} is not from 1 to 65535"
+        raise argparse.ArgumentTypeError(msg)
+    return text
 
 
 def too_deep(value: Any) -> bool:
