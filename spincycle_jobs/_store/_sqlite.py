@@ -12,6 +12,7 @@ import errno
 import os
 import sqlite3
 import stat
+import time
 from typing import ClassVar
 
 from . import StoreError
@@ -53,6 +54,24 @@ def _create(path: str) -> None:
         raise StoreError(msg) from None
 
 
+def _wal(conn: sqlite3.Connection) -> None:
+    """Put the file in WAL mode, waiting as long as the busy timeout for another process doing it.
+
+    SQLite says "locked" at once, without its busy timeout, to a second process
+    that asks for WAL mode while another one sets it up.
+    """
+    deadline = time.monotonic() + _BUSY_TIMEOUT / 1000
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+        except sqlite3.OperationalError as err:
+            if "locked" not in str(err) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+        else:
+            return
+
+
 class SQLiteStore(SQLStore):
     """The run store in one SQLite file, named by a ``sqlite:///PATH`` URL."""
 
@@ -67,7 +86,7 @@ class SQLiteStore(SQLStore):
                 path, timeout=_BUSY_TIMEOUT / 1000, isolation_level=None, check_same_thread=False
             )
             conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT}")
-            conn.execute("PRAGMA journal_mode = WAL")
+            _wal(conn)
             conn.execute("PRAGMA synchronous = NORMAL")
         except sqlite3.Error as err:
             msg = f"run store {url}: {err}"
