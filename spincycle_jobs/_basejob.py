@@ -17,10 +17,10 @@ import attrs
 from ._codec import CodecError
 from ._codec import dump
 from ._codec import load_fields
-from ._codec import loads
 from ._codec import resolved_fields
 from ._errors import JobError
 from ._job import Job
+from ._jsondata import loads
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

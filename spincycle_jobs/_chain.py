@@ -23,7 +23,7 @@ from ._document import JobRecord
 from ._document import dump_document
 from ._document import load_document
 from ._errors import JobError
-from ._executor import copy_data
+from ._jsondata import copy_data
 from ._state import State
 
 if TYPE_CHECKING:

@@ -31,7 +31,7 @@ from ._chainstate import TryEnded
 from ._executor import Attempt
 from ._executor import Executor
 from ._executor import Outcome
-from ._executor import copy_data
+from ._jsondata import copy_data
 from ._return import Return
 from ._runner import RunResult
 from ._state import State

@@ -22,7 +22,7 @@ import attrs
 from ._chain import Chain
 from ._executor import Attempt
 from ._executor import Outcome
-from ._executor import copy_data
+from ._jsondata import copy_data
 from ._state import State
 
 if TYPE_CHECKING:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import functools
-import json
 import math
 import types
 import typing
@@ -29,7 +28,7 @@ import attrs
 
 from ._errors import type_name
 
-__all__ = ["CodecError", "dump", "has_surrogate", "load", "load_fields", "loads", "resolved_fields"]
+__all__ = ["CodecError", "dump", "load", "load_fields", "resolved_fields"]
 
 _NoneType = type(None)
 _TIMES = (dt.datetime, dt.date, dt.time)  # datetime first: it is a date too
@@ -50,56 +49,6 @@ def resolved_fields(cls: type) -> tuple[attrs.Attribute[Any], ...]:
     attrs.resolve_types(cls)
     fields: tuple[attrs.Attribute[Any], ...] = attrs.fields(cls)
     return fields
-
-
-def loads(data: bytes | str) -> Any:
-    """Parse strict JSON, refusing ``NaN``, ``Infinity``, floats out of range and lone surrogates.
-
-    :raises ValueError: for text that is not such JSON.
-    :raises TypeError: for ``data`` that is neither ``bytes`` nor ``str``.
-    :raises RecursionError: for JSON nested deeper than the interpreter allows.
-    """
-    obj = json.loads(data, parse_constant=_refuse_constant, parse_float=_finite_float)
-    if _may_hold_surrogates(data):
-        try:
-            json.dumps(obj, ensure_ascii=False).encode("utf-8")
-        except UnicodeEncodeError:
-            msg = "it holds a lone surrogate (such as \\udcff), which is not UTF-8 text"
-            raise ValueError(msg) from None
-    return obj
-
-
-def has_surrogate(text: str) -> bool:
-    """Whether ``text`` holds a lone surrogate, which UTF-8 cannot encode."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False
-
-
-def _may_hold_surrogates(data: bytes | str) -> bool:
-    """Whether JSON text ``data`` may hold a lone surrogate, raw or escaped (a quick test)."""
-    if isinstance(data, str):
-        if not data.isascii() and has_surrogate(data):
-            return True
-        return "\\ud" in data or "\\uD" in data
-    return b"\\ud" in data or b"\\uD" in data
-
-
-def _refuse_constant(name: str) -> None:
-    """Refuse ``NaN`` and ``Infinity``: Python's json reads them, but they are not JSON."""
-    msg = f"{name} is not a JSON value"
-    raise ValueError(msg)
-
-
-def _finite_float(text: str) -> float:
-    """Read a JSON number with a fraction or exponent, refusing one that overflows to infinity."""
-    value = float(text)
-    if math.isinf(value):
-        msg = f"the number {text:.40} is out of range for a float"
-        raise ValueError(msg)
-    return value
 
 
 def dump(value: Any, path: str) -> Any:  # noqa: C901, PLR0911 - one return per supported kind

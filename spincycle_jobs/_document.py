@@ -25,9 +25,10 @@ from typing import runtime_checkable
 import attrs
 
 from ._basejob import versions
-from ._codec import has_surrogate
-from ._codec import loads
 from ._errors import JobError
+from ._jsondata import JSONDataError
+from ._jsondata import copy_data
+from ._jsondata import loads
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -207,36 +208,12 @@ _RECORD_FIELDS: Final = {
 
 
 def _json_data(value: Any, what: str) -> Any:
-    """Return ``value`` as plain JSON data (a deep copy), refusing what JSON cannot carry.
-
-    Text must be UTF-8: a ``str`` with a lone surrogate (non-UTF-8 bytes from
-    the command line) is refused, naming where it is.
-    """
+    """Return ``value`` as plain JSON data (a deep copy), refusing what JSON cannot carry, naming ``what``."""
     try:
-        text = json.dumps(value, allow_nan=False, ensure_ascii=False)
-        text.encode("utf-8")
-        return json.loads(text)
-    except UnicodeEncodeError:
-        where = _surrogate_at(value, "") or "the top"
-        msg = f"{what} are not JSON data: the str at {where} holds a lone surrogate, which is not UTF-8 text"
-    except (TypeError, ValueError, RecursionError) as err:
+        return copy_data(value)
+    except JSONDataError as err:
         msg = f"{what} are not JSON data: {err}"
-    raise DocumentError(msg) from None
-
-
-def _surrogate_at(value: Any, path: str) -> str:
-    """Where in JSON data ``value`` a str holds a lone surrogate: ``['key'][0]``, or ``""``."""
-    if isinstance(value, str):
-        return path if not value.isascii() and has_surrogate(value) else ""
-    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
-    for key, item in items:
-        where = f"{path}[{key!r}]"
-        if isinstance(key, str) and has_surrogate(key):
-            return f"{where} key"
-        found = _surrogate_at(item, where)
-        if found:
-            return found
-    return ""
+        raise DocumentError(msg) from None
 
 
 def _digest(body: dict[str, Any]) -> str:

@@ -9,7 +9,6 @@ executor may run a try in another process or on another host.
 from __future__ import annotations
 
 import functools
-import json
 import os
 import socket
 import time
@@ -24,6 +23,9 @@ import attrs
 
 from ._document import JobRecord
 from ._document import make_job
+from ._jsondata import JSONDataError
+from ._jsondata import copy_data
+from ._jsondata import problem
 from ._return import Return
 from ._state import State
 from ._wire import from_wire
@@ -32,12 +34,11 @@ from ._wire import wire
 
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from collections.abc import Mapping
 
     from ._factory import Factory
     from ._job import Job
 
-__all__ = ["Attempt", "Executor", "Outcome", "copy_data", "run_attempt"]
+__all__ = ["Attempt", "Executor", "Outcome", "run_attempt"]
 
 
 @final
@@ -202,9 +203,11 @@ def _run(factory: Factory, attempt: Attempt, started: Callable[[Job], None]) -> 
         return _raised(err, "", _plain(job_data))
     if not isinstance(result, Return):
         return Outcome.failed(f"TypeError: {type(job).__qualname__}.run() returned {type(result).__name__}")
-    bad = [] if _all_json(job_data) else [k for k, v in job_data.items() if not _is_json(k, v)]
-    if bad:
-        msg = f"JobError: {where} left job data that is not JSON data under key {bad[0]!r}"
+    try:
+        job_data = copy_data(job_data)  # the outcome's own: the job keeps no hold on it
+    except JSONDataError:
+        key, why = _bad_key(job_data)
+        msg = f"JobError: {where} left job data that is not JSON data under key {key!r} ({why})"
         return Outcome.failed(msg, _plain(job_data))
     error = None if result.error is None else _describe(result.error)
     error_type = None if result.error is None else _type_name(result.error)
@@ -226,41 +229,15 @@ def _host() -> str:
     return socket.gethostname()
 
 
-def copy_data(data: Mapping[str, Any]) -> dict[str, Any]:
-    """Return a deep copy of JSON data, through JSON: the copy shares no object with ``data``.
-
-    :raises TypeError: for data that is not JSON data.
-    :raises ValueError: for NaN or infinity in it, or data nested deeper than Python can recurse.
-    """
-    if not data:  # nothing to copy: spare the codec
-        return {}
-    try:
-        copied: dict[str, Any] = json.loads(json.dumps(dict(data), allow_nan=False))
-    except RecursionError:
-        msg = "it is nested too deeply to copy"
-        raise ValueError(msg) from None
-    return copied
-
-
-def _all_json(job_data: dict[str, Any]) -> bool:
-    """Whether job data is JSON data with string keys, checked in one pass."""
-    if not all(isinstance(key, str) for key in job_data):
-        return False
-    try:
-        json.dumps(job_data, allow_nan=False)
-    except (TypeError, ValueError, RecursionError):
-        return False
-    return True
-
-
-def _is_json(key: object, value: object) -> bool:
-    try:
-        json.dumps({key: value}, allow_nan=False)
-    except (TypeError, ValueError, RecursionError):
-        return False
-    return isinstance(key, str)
+def _bad_key(job_data: dict[str, Any]) -> tuple[object, str]:
+    """Return the first key of job data whose value (or the key itself) is not JSON data, and why."""
+    for key, value in job_data.items():
+        found = problem({key: value})
+        if found:
+            return key, found
+    return None, "it is not JSON data"
 
 
 def _plain(job_data: dict[str, Any]) -> dict[str, Any]:
     """Return the JSON-data part of ``job_data``, for a failed try's record."""
-    return {k: v for k, v in job_data.items() if _is_json(k, v)}
+    return {k: v for k, v in job_data.items() if problem({k: v}) is None}

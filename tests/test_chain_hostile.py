@@ -115,7 +115,10 @@ def test_per_job_args_in_a_spec(tmp_path: Path) -> None:
     jobs = json.loads(ran.stdout)["jobs"]
     assert jobs["say"]["returns"][0]["stdout"] == "shared\n"
     bad = f'request_id = "r"\n{JOB}[jobs.args]\nwhen = 1979-05-27T07:32:00Z\n'
-    one_error_line(cli("chain", "create", spec(tmp_path, bad)), "job 'a': its args are not JSON data")
+    one_error_line(
+        cli("chain", "create", spec(tmp_path, bad)),
+        "['jobs'][0]['args']['when']: a datetime is not JSON data",
+    )
 
 
 def test_create_suggests_typing_an_arg(tmp_path: Path) -> None:

@@ -232,8 +232,8 @@ class TestOptions:
             (["--timeout", "0"], "bad timeout=0.0"),
             (["-a", 'k:={"r": NaN}'], "the value after := is not JSON (NaN is not a JSON value)"),
             (["-a", "k:=1e999"], "number 1e999 is out of range"),
-            (["-a", "k:=" + "[" * 100_000], "nested more than 100 levels deep"),
-            (["-a", "k:=" + "[" * 101 + "]" * 101], "nested more than 100 levels deep"),
+            (["-a", "k:=" + "[" * 100_000], "nests lists and dicts more deeply than 100"),
+            (["-a", "k:=" + "[" * 101 + "]" * 101], "nests lists and dicts more deeply than 100"),
         ],
         ids=["nan", "inf", "huge", "wait-inf", "zero", "json-nan", "json-inf", "deep", "deep-valid"],
     )

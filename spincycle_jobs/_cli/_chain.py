@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 from typing import Any
 from typing import Final
 
+from spincycle_jobs._jsondata import deeper
+from spincycle_jobs._jsondata import problem
 from spincycle_jobs._state import State
 
 from ._common import EXIT_FAIL
@@ -29,7 +31,6 @@ from ._common import out
 from ._common import plural
 from ._common import read_text
 from ._common import seconds
-from ._common import too_deep
 from ._common import typed_hint
 from ._common import wants_json
 from ._common import write_text
@@ -160,8 +161,11 @@ def _read_spec(path: str) -> dict[str, Any]:
     except RecursionError:
         msg = f"request spec {path!r} nests arrays or tables too deeply"
         raise UsageError(msg) from None
-    if too_deep(spec):
-        msg = f"request spec {path!r} nests arrays or tables more than {MAX_JSON_DEPTH} deep"
+    bad = problem(spec)  # TOML has dates and times, which JSON data does not
+    if bad is None and deeper(spec, MAX_JSON_DEPTH):
+        bad = f"it nests arrays or tables more than {MAX_JSON_DEPTH} deep"
+    if bad is not None:
+        msg = f"request spec {path!r}: {bad}"
         raise UsageError(msg)
     return spec
 

@@ -26,7 +26,8 @@ from typing import NoReturn
 from typing import TextIO
 from typing import TypeAlias
 
-from spincycle_jobs._codec import loads
+from spincycle_jobs._jsondata import MAX_DEPTH
+from spincycle_jobs._jsondata import loads
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -61,7 +62,6 @@ __all__ = [
     "scheduler_address",
     "seconds",
     "table",
-    "too_deep",
     "type_dict",
     "typed_hint",
     "wants_json",
@@ -79,7 +79,7 @@ EXIT_USAGE: Final = 2
 #: A bug in this command line (sysexits' ``EX_SOFTWARE``); ``--debug`` shows the traceback.
 EXIT_INTERNAL: Final = 70
 #: How deep ``KEY:=JSON`` values may nest.
-MAX_JSON_DEPTH: Final = 100
+MAX_JSON_DEPTH: Final = MAX_DEPTH
 #: The output formats of ``-o``/``--output-format``.
 FORMATS: Final = ("table", "json")
 
@@ -252,33 +252,12 @@ def scheduler_address(text: str) -> str:
     return text
 
 
-def too_deep(value: Any) -> bool:
-    """Whether JSON-like data nests dicts and lists more than ``MAX_JSON_DEPTH`` deep."""
-    stack = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, dict | list):
-            if depth > MAX_JSON_DEPTH:
-                return True
-            stack.extend((x, depth + 1) for x in (item.values() if isinstance(item, dict) else item))
-    return False
-
-
 def parse_json(text: str) -> Any:
-    """Parse strict JSON, as the kit's codec does, at most ``MAX_JSON_DEPTH`` deep.
+    """Parse strict JSON, at most ``MAX_JSON_DEPTH`` deep (see :mod:`spincycle_jobs._jsondata`).
 
     :raises ValueError: saying what is wrong.
     """
-    try:
-        value = loads(text)
-    except RecursionError:
-        value, deep = None, True
-    else:
-        deep = too_deep(value)
-    if deep:
-        msg = f"nested more than {MAX_JSON_DEPTH} levels deep"
-        raise ValueError(msg)
-    return value
+    return loads(text, max_depth=MAX_JSON_DEPTH)
 
 
 _SHOWN: Final = 60  # characters of a bad value an error message repeats
