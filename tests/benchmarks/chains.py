@@ -288,7 +288,14 @@ def scale_table(folder: str) -> str:
         rows.append([shape, "10,000 / 1,000", f"{time_x:.1f}x", f"{mem_x:.1f}x", f"{save_x:.1f}x", verdict])
     for row in rows:
         row.extend([""] * (6 - len(row)))
-    header = ["shape", "jobs", "run s (store)", "peak MiB over imports", "chain run --save s", "<= 12x, 10x, 12x"]
+    header = [
+        "shape",
+        "jobs",
+        "run s (store)",
+        "peak MiB over imports",
+        "chain run --save s",
+        "<= 12x, 10x, 12x",
+    ]
     return table(header, rows)
 
 
