@@ -18,7 +18,6 @@ of the running jobs that each worker process keeps, and
 from __future__ import annotations
 
 import collections
-import contextlib
 import functools
 import json
 import logging
@@ -35,6 +34,7 @@ from typing import Any
 from typing import Final
 from typing import TypeAlias
 
+import attrs
 import distributed
 
 from ._errors import JobError
@@ -129,11 +129,31 @@ def run_try(attempt_json: str, task_key: str) -> str:
         with _lock:
             if _running.pop(task_key, None) is not None:
                 _tell_watchdog(b"-")
+    worker = _worker()
+    if worker is not None:
+        outcome = attrs.evolve(outcome, worker=worker.address)
     text = json.dumps(outcome.to_dict())
-    if len(text) <= _PUSH_LIMIT:  # sooner than the client could fetch the result
-        with contextlib.suppress(ValueError):  # not on a worker: the result alone tells
-            distributed.get_worker().log_event(_TOPIC, {"key": task_key, "outcome": text})
+    if len(text) <= _PUSH_LIMIT and worker is not None:  # sooner than the client could fetch the result
+        worker.log_event(_TOPIC, {"key": task_key, "outcome": text})
     return text
+
+
+def _worker() -> distributed.Worker | None:
+    """Return the Dask worker this runs on, or ``None`` outside one."""
+    try:
+        return distributed.get_worker()
+    except ValueError:
+        return None
+
+
+def _task_key(attempt: Attempt) -> str:
+    """Return a new task key for a try that names it, as Dask's dashboard shows it.
+
+    ``spincycle-jobs-try-REQUEST/JOB/TRY-UNIQUE``: the request id, the job id
+    and the try, then 12 hex digits that make it unique (a resumed run's
+    tries have the same names).
+    """
+    return f"spincycle-jobs-try-{attempt.key}-{uuid.uuid4().hex[:12]}"
 
 
 #: The watchdog: a small process that kills, when its worker process dies,
@@ -360,10 +380,9 @@ class DaskExecutor:
 
     def start(self, attempt: Attempt, done: Callable[[Attempt, Outcome], None]) -> None:
         """Submit one try as a Dask task and return at once; ``done`` is called from another thread."""
-        task_key = f"spincycle-jobs-try-{uuid.uuid4().hex}"
-        run = _Try(attempt, done, task_key)
+        run = _Try(attempt, done, _task_key(attempt))
         with self._lock:
-            self._tries[task_key] = run
+            self._tries[run.task_key] = run
             self._by_attempt[attempt.key] = run
             closed = self._closed
         if closed:  # nothing reads the queue any more: say so from a thread of its own
@@ -371,7 +390,7 @@ class DaskExecutor:
             threading.Thread(target=self._finish, args=(run, outcome), daemon=True).start()
             return
         with self._inbox.lock:
-            self._inbox.routes[task_key] = self._ended
+            self._inbox.routes[run.task_key] = self._ended
         if threading.current_thread() is self._reporter:
             self._pending.append(run)  # submitted with the other tries started by the outcomes in hand
         else:

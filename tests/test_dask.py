@@ -246,6 +246,18 @@ class TestExecutor:
         assert int(outcome.stdout) != os.getpid()
         assert outcome.job_data == {"given": [1]}
 
+    def test_the_task_key_names_the_try_and_the_outcome_its_worker(
+        self, executor: DaskExecutor, client: Any
+    ) -> None:
+        """The task's key, as Dask's dashboard shows it, names the try; the outcome names the worker."""
+        ends = Ends()
+        executor.start(attempt("sleep", "build-a", {"duration": 0.5}), ends)
+        wait_until(lambda: executor._by_attempt["req/build-a/1"].future is not None, "the submission")
+        key = str(executor._by_attempt["req/build-a/1"].future.key)  # type: ignore[union-attr]
+        (outcome,) = ends.wait()
+        assert key.startswith("spincycle-jobs-try-req/build-a/1-"), key
+        assert outcome.worker in set(client.scheduler_info()["workers"])  # by address
+
     def test_a_type_unknown_on_the_workers_fails_alone(self, executor: DaskExecutor) -> None:
         """A record whose type no worker offers, or from another distribution, ends FAIL saying why."""
         good = attempt("noop")
@@ -634,7 +646,7 @@ def test_chain_run_on_a_dask_scheduler_and_worker(dask_processes: str, tmp_path:
     assert report["jobs"]["build"]["returns"][0]["stdout"] == "built\n"
 
     Path(f"{pidfile}.go").touch()
-    running = cli(*run_args)
+    running = cli(*run_args, "--no-store")  # the store holds request "on-dask" now: one run per request
     try:
         wait_until(lambda: pidfile.exists() and pidfile.read_text().strip() != "", "the command starting")
         running.send_signal(signal.SIGINT)
@@ -642,7 +654,7 @@ def test_chain_run_on_a_dask_scheduler_and_worker(dask_processes: str, tmp_path:
     finally:
         running.kill()
         running.communicate()
-    assert running.returncode == 1, err
+    assert running.returncode == 128 + signal.SIGINT, err
     report = json.loads(out)
     assert report["state"] == "STOPPED"
     assert {j: v["state"] for j, v in report["jobs"].items()} == {
