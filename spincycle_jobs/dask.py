@@ -74,6 +74,8 @@ def _quicken(client: distributed.Client) -> None:
         comm.interval = min(comm.interval, _SEND_INTERVAL)  # type: ignore[union-attr]
 
 
+#: Seconds between two looks, while nothing ends, at whether the scheduler is still there.
+_WATCH_EVERY: Final = 1.0
 #: Ended tries' tasks are released after this many seconds without an ending...
 _RELEASE_AFTER: Final = 0.02
 #: ...or once this many have piled up.
@@ -339,6 +341,9 @@ class DaskExecutor:
                 msg = f"cannot connect to the Dask scheduler at {address_or_client!r}: {err}"
                 raise JobError(msg) from None
             self._owns_client = True
+        #: The scheduler's address, for messages.
+        self._address = str(getattr(self._client.scheduler, "address", None) or address_or_client)
+        self._lost: str | None = None  # why the scheduler is gone, once it is
         self._lock = threading.Lock()
         self._tries: dict[str, _Try] = {}  # by task key
         self._by_attempt: dict[str, _Try] = {}  # the same, by attempt key
@@ -384,9 +389,9 @@ class DaskExecutor:
         with self._lock:
             self._tries[run.task_key] = run
             self._by_attempt[attempt.key] = run
-            closed = self._closed
-        if closed:  # nothing reads the queue any more: say so from a thread of its own
-            outcome = Outcome.failed("JobError: the Dask executor is closed", attempt.job_data)
+            why = "JobError: the Dask executor is closed" if self._closed else self._lost
+        if why is not None:  # say so from a thread of its own, as for any try
+            outcome = Outcome.failed(why, attempt.job_data)
             threading.Thread(target=self._finish, args=(run, outcome), daemon=True).start()
             return
         with self._inbox.lock:
@@ -398,13 +403,15 @@ class DaskExecutor:
 
     def _submit(self, runs: list[_Try]) -> None:
         """Submit tries to Dask in one message: messages sent close together wait for each other."""
+        if self._lost is not None:
+            self._fail_all(runs, self._lost)
+            return
         sendable, texts = [], []
         for run in runs:
             try:
                 texts.append(json.dumps(run.attempt.to_dict(), allow_nan=False))
             except (TypeError, ValueError) as err:
-                msg = f"JobError: the try cannot be sent to Dask as JSON: {err}"
-                self._ended.put((run.task_key, Outcome.failed(msg, run.attempt.job_data)))
+                self._fail_all([run], f"JobError: the try cannot be sent to Dask as JSON: {err}")
             else:
                 sendable.append(run)
         if not sendable:
@@ -416,13 +423,16 @@ class DaskExecutor:
             else:
                 futures = self._client.map(run_try, texts, keys, key=keys, pure=False)
         except Exception as err:  # noqa: BLE001 - tries that cannot be submitted fail alone
-            for run in sendable:
-                msg = f"JobError: cannot submit the try to Dask: {type(err).__name__}: {err}"
-                self._ended.put((run.task_key, Outcome.failed(msg, run.attempt.job_data)))
+            self._fail_all(sendable, f"JobError: cannot submit the try to Dask: {type(err).__name__}: {err}")
             return
         for run, future in zip(sendable, futures, strict=True):
             run.future = future
             future.add_done_callback(functools.partial(self._task_ended, run.task_key))  # type: ignore[no-untyped-call]
+
+    def _fail_all(self, runs: list[_Try], why: str) -> None:
+        """End these tries ``FAIL`` with ``why``, through the reporter thread, as any end."""
+        for run in runs:
+            self._ended.put((run.task_key, Outcome.failed(why, run.attempt.job_data)))
 
     def _task_ended(self, task_key: str, future: Future) -> None:
         self._ended.put((task_key, future))
@@ -431,7 +441,7 @@ class DaskExecutor:
         """Call the job's ``stop()`` on the worker that runs the try, or as soon as one starts it."""
         with self._lock:
             run = self._by_attempt.get(attempt.key)
-        if run is not None:
+        if run is not None and self._lost is None:
             self._on_workers(stop_try, run.task_key)
 
     def status(self, attempt: Attempt) -> str:
@@ -442,7 +452,7 @@ class DaskExecutor:
         """
         with self._lock:
             run = self._by_attempt.get(attempt.key)
-        if run is None:
+        if run is None or self._lost is not None:
             return ""
         with self._status_lock:
             if time.monotonic() - self._statuses_at > 0.2:  # noqa: PLR2004 - a fresh enough status
@@ -497,9 +507,10 @@ class DaskExecutor:
         """Turn what ended into outcomes and call each ``done``, in this thread, until closed."""
         while True:
             try:
-                batch = [self._ended.get(timeout=_RELEASE_AFTER if self._to_release else None)]
+                batch = [self._ended.get(timeout=_RELEASE_AFTER if self._to_release else _WATCH_EVERY)]
             except queue.Empty:
                 self._release()
+                self._watch()
                 continue
             while not self._ended.empty():
                 batch.append(self._ended.get())
@@ -517,6 +528,23 @@ class DaskExecutor:
             if None in batch:
                 return
 
+    def _watch(self) -> None:
+        """See whether the scheduler is gone; then every try in flight, and every later one, fails saying so.
+
+        Dask's client tries to reach a scheduler that went away for its
+        ``timeout`` (10 s by default), then closes: the tries it had are
+        lost, and it would take no more.
+        """
+        if self._lost is not None or self._closed:
+            return
+        if getattr(self._client, "status", "running") not in {"closing", "closed", "failed"}:
+            return
+        self._lost = self._scheduler_lost()
+        with self._lock:
+            left = list(self._tries.values())
+        for run in left:
+            self._finish(run, Outcome.failed(self._lost, run.attempt.job_data))
+
     def _ended_one(self, task_key: str, end: _End) -> tuple[_Try, Future] | None:
         """Finish the try whose task ended, or return it with its future when its result must be fetched."""
         with self._lock:
@@ -529,9 +557,14 @@ class DaskExecutor:
             self._finish(run, end)
         elif end.status == "finished":
             return run, end
+        elif end.status == "cancelled" and getattr(self._client, "status", "running") != "running":
+            self._finish(run, Outcome.failed(self._scheduler_lost(), run.attempt.job_data))
         else:
             self._finish(run, _lost(run.attempt, end))
         return None
+
+    def _scheduler_lost(self) -> str:
+        return f"JobError: the Dask scheduler at {self._address} was lost: the try cannot end there"
 
     def _results(self, futures: list[Future]) -> dict[str, str]:
         """Fetch the results of finished ``futures`` together, by task key; leave out what fails."""

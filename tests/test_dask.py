@@ -28,6 +28,7 @@ import attrs
 import pytest
 
 from spincycle_jobs import Chain
+from spincycle_jobs import ChainBuilder
 from spincycle_jobs import ChainRunner
 from spincycle_jobs import Factory
 from spincycle_jobs import JobError
@@ -493,9 +494,18 @@ def free_port() -> int:
         return port
 
 
+@attrs.frozen
+class DaskHosts:
+    """A ``dask scheduler`` and a ``dask worker`` this test started."""
+
+    address: str
+    scheduler: subprocess.Popen[bytes]
+    worker: subprocess.Popen[bytes]
+
+
 @pytest.fixture
-def dask_processes(tmp_path: Path) -> Iterator[str]:
-    """A real ``dask scheduler`` and ``dask worker`` on 127.0.0.1, at the address yielded; none left after."""
+def dask_processes(tmp_path: Path) -> Iterator[DaskHosts]:
+    """A real ``dask scheduler`` and ``dask worker`` on 127.0.0.1; none left after."""
     dask = Path(sys.executable).parent / "dask"
     port = free_port()
     address = f"tcp://127.0.0.1:{port}"
@@ -533,7 +543,7 @@ def dask_processes(tmp_path: Path) -> Iterator[str]:
                 )
         with distributed.Client(address, timeout=WAIT, set_as_default=False) as dask_client:
             dask_client.wait_for_workers(1, timeout=WAIT)
-        yield address
+        yield DaskHosts(address, *started)
     finally:
         for proc in reversed(started):
             proc.send_signal(signal.SIGTERM)
@@ -591,7 +601,7 @@ def cli(*args: str | Path, **popen: Any) -> subprocess.Popen[str]:
 
 
 @pytest.mark.slow
-def test_chain_run_on_a_dask_scheduler_and_worker(dask_processes: str, tmp_path: Path) -> None:
+def test_chain_run_on_a_dask_scheduler_and_worker(dask_processes: DaskHosts, tmp_path: Path) -> None:
     """``chain run --executor dask`` against real processes: a run completes; Ctrl-C stops the next one."""
     spec, doc = tmp_path / "spec.toml", tmp_path / "chain.json"
     pidfile = tmp_path / "pid"
@@ -634,7 +644,7 @@ def test_chain_run_on_a_dask_scheduler_and_worker(dask_processes: str, tmp_path:
         "--executor",
         "dask",
         "--scheduler",
-        dask_processes,
+        dask_processes.address,
         "--json",
     ]
 
@@ -667,6 +677,40 @@ def test_chain_run_on_a_dask_scheduler_and_worker(dask_processes: str, tmp_path:
     wait_until(
         lambda: not command.exists() or command.joinpath("stat").read_text().split()[2] == "Z", "the end"
     )
+
+
+@pytest.mark.slow
+def test_a_scheduler_killed_mid_run_ends_the_run_as_fail(dask_processes: DaskHosts, tmp_path: Path) -> None:
+    """SIGKILL of the scheduler while a job with retries left runs: FAIL within 30 s, saying why."""
+    factory = Factory()
+    chain = (
+        ChainBuilder("lost", {"duration": 600}, factory=factory)
+        .job("wait", "sleep", "wait", retry=2)
+        .job("after", "noop", "after", after=["wait"])
+        .build()
+    )
+    executor = DaskExecutor(dask_processes.address)
+    runner = ChainRunner(chain, executor=executor, factory=factory)
+    results: list[Any] = []
+    thread = threading.Thread(target=lambda: results.append(runner.run()))
+    thread.start()
+    try:
+        wait_until(lambda: bool(runner.status()) and runner.status()[0].status != "", "the job running")
+        os.killpg(dask_processes.scheduler.pid, signal.SIGKILL)
+        killed = time.monotonic()
+        thread.join(WAIT)
+        assert not thread.is_alive(), "the run hangs"
+        assert time.monotonic() - killed <= 30  # the bound docs/chains.rst gives
+    finally:
+        executor.close()
+        thread.join(WAIT)
+    (result,) = results
+    assert result.state == State.FAIL
+    assert result.jobs["after"].state == State.PENDING
+    errors = [str(r.error) for r in result.jobs["wait"].returns]
+    assert errors
+    for error in errors:
+        assert f"the Dask scheduler at {dask_processes.address} was lost" in error
 
 
 class TestOnTheWorkerSide:
