@@ -18,6 +18,7 @@ of the running jobs that each worker process keeps, and
 from __future__ import annotations
 
 import collections
+import contextlib
 import functools
 import json
 import logging
@@ -89,6 +90,9 @@ _factory: Factory | None = None
 _running: dict[str, Job] = {}
 _started: collections.OrderedDict[str, None] = collections.OrderedDict()
 _early_stops: collections.OrderedDict[str, None] = collections.OrderedDict()
+_orphan_watch: threading.Thread | None = None
+#: Seconds between two looks for tries whose driver is gone.
+_ORPHANS_EVERY: Final = 1.0
 
 
 def _remember(keys: collections.OrderedDict[str, None], key: str) -> None:
@@ -117,11 +121,19 @@ def run_try(attempt_json: str, task_key: str) -> str:
         factory = _factory
 
     def started(job: Job) -> None:
+        global _orphan_watch  # noqa: PLW0603 - one per worker process, started with the first try
         with _lock:
             _running[task_key] = job
             stop = task_key in _early_stops
             _early_stops.pop(task_key, None)
             _tell_watchdog(b"+")
+            worker = _worker()  # known in a task's thread alone
+            if _orphan_watch is None and worker is not None:
+                _orphan_watch = threading.Thread(
+                    target=_stop_orphans, args=(worker,), name="spincycle-jobs-orphans"
+                )
+                _orphan_watch.daemon = True
+                _orphan_watch.start()
         if stop:
             job.stop()
 
@@ -138,6 +150,32 @@ def run_try(attempt_json: str, task_key: str) -> str:
     if len(text) <= _PUSH_LIMIT and worker is not None:  # sooner than the client could fetch the result
         worker.log_event(_TOPIC, {"key": task_key, "outcome": text})
     return text
+
+
+def _stop_orphans(worker: distributed.Worker) -> None:
+    """Stop the jobs of tries whose tasks Dask let go of: their chain's driver is gone.
+
+    When the process that drives a chain dies, the scheduler soon drops its
+    client and releases the client's tasks; a task that is running then is
+    *cancelled* on its worker, but Dask cannot end the code that runs it. So
+    every :data:`_ORPHANS_EVERY` seconds this looks at the tasks of the
+    running tries, and calls ``stop()`` on the job of each that Dask no longer
+    wants: its thread is free again for the tries of a resumed run.
+    """
+    stopped: set[str] = set()
+    while worker.status not in {distributed.core.Status.closed, distributed.core.Status.failed}:
+        time.sleep(_ORPHANS_EVERY)
+        with _lock:
+            running = list(_running.items())
+        tasks = worker.state.tasks
+        for key, job in running:
+            task = tasks.get(key)
+            if key not in stopped and (task is None or task.state in {"cancelled", "released", "forgotten"}):
+                stopped.add(key)
+                _log.warning("stopping try %s: Dask let go of its task (its chain's driver is gone)", key)
+                with contextlib.suppress(Exception):  # a job's stop() must not end the watch
+                    job.stop()
+        stopped &= {key for key, _ in running}
 
 
 def _worker() -> distributed.Worker | None:
