@@ -230,3 +230,14 @@ class ThreadExecutor:
             idle, self._idle = self._idle, []
         for worker in idle:
             worker.inbox.put(None)
+
+
+def from_options(*, scheduler: str | None, factory: Factory, connect_timeout: float) -> ThreadExecutor:  # noqa: ARG001
+    """Make the ``thread`` executor of ``chain run --executor thread`` (see :mod:`._executors`).
+
+    :raises ValueError: for a scheduler: the thread executor runs the jobs in this process.
+    """
+    if scheduler:
+        msg = "--scheduler is for an executor that hands tries elsewhere, such as --executor dask"
+        raise ValueError(msg)
+    return ThreadExecutor(factory)

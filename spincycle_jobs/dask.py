@@ -674,3 +674,17 @@ def _lost(attempt: Attempt, future: Future) -> Outcome:
         return Outcome.failed(msg, attempt.job_data)
     msg = f"JobError: the Dask cluster lost the try (its task is {future.status})"
     return Outcome.failed(msg, attempt.job_data)
+
+
+def from_options(*, scheduler: str | None, factory: Factory, connect_timeout: float) -> DaskExecutor:  # noqa: ARG001
+    """Make the ``dask`` executor of ``chain run --executor dask`` (see :mod:`spincycle_jobs._executors`).
+
+    The workers make the jobs with factories of their own: ``factory`` is not used.
+
+    :raises ValueError: without a scheduler's address.
+    :raises JobError: when the scheduler cannot be reached in ``connect_timeout`` seconds.
+    """
+    if not scheduler:
+        msg = "--executor dask needs --scheduler ADDRESS (such as tcp://127.0.0.1:8786)"
+        raise ValueError(msg)
+    return DaskExecutor(scheduler, timeout=connect_timeout)

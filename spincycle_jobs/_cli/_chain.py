@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import shutil
 import sys
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING
 from typing import Any
 from typing import Final
 
+from spincycle_jobs._errors import JobError
 from spincycle_jobs._jsondata import deeper
 from spincycle_jobs._jsondata import problem
 from spincycle_jobs._state import State
@@ -30,6 +32,7 @@ from ._common import kv_dict
 from ._common import out
 from ._common import plural
 from ._common import read_text
+from ._common import scheduler_address
 from ._common import seconds
 from ._common import typed_hint
 from ._common import wants_json
@@ -42,7 +45,6 @@ from ._signals import run_interruptibly
 from ._signals import signal_exit
 
 if TYPE_CHECKING:
-    import argparse
     from collections.abc import Collection
 
     from spincycle_jobs._chain import Chain
@@ -129,8 +131,26 @@ def register(commands: Commands) -> None:
 
 def add_drive_options(parser: argparse.ArgumentParser) -> None:
     """Add the options of the commands that drive a run: where its jobs run, the store, ``--save``."""
-    parser.add_argument("--executor", choices=("thread", "dask"), default="thread", help="where the jobs run")
-    parser.add_argument("--scheduler", metavar="ADDRESS", help="the Dask scheduler, for --executor dask")
+    parser.formatter_class = _ExecutorsHelp
+    parser.add_argument(
+        "--executor",
+        default="thread",
+        metavar="NAME",
+        help="where the jobs run: an installed executor ({executors}); default: thread",
+    )
+    parser.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        type=scheduler_address,
+        help="the Dask scheduler, for --executor dask",
+    )
+    parser.add_argument(
+        "--connect-timeout",
+        type=seconds,
+        default=10.0,
+        metavar="S",
+        help="seconds to wait for the scheduler (default: 10)",
+    )
     parser.add_argument(
         "--save", metavar="FILE", help="keep the chain document here, rewritten at most once a second"
     )
@@ -138,6 +158,18 @@ def add_drive_options(parser: argparse.ArgumentParser) -> None:
         "--stop-timeout", type=seconds, default=10.0, metavar="S", help="seconds stopped jobs get to return"
     )
     add_store(parser)
+
+
+class _ExecutorsHelp(argparse.RawDescriptionHelpFormatter):
+    """Names the installed executors in ``--help``, looked up only when help is shown."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = super()._get_help_string(action)
+        if text is not None and "{executors}" in text:
+            from spincycle_jobs._executors import installed  # noqa: PLC0415 - only for --help
+
+            text = text.replace("{executors}", ", ".join(installed()))
+        return text
 
 
 # -- chain create --
@@ -261,25 +293,28 @@ def _read_chain(path: str) -> Chain:
 
 
 def _executor(opts: argparse.Namespace) -> Executor:
-    if opts.executor == "thread":
-        if opts.scheduler:
-            msg = "--scheduler is for --executor dask"
-            raise UsageError(msg)
-        from spincycle_jobs._threadexec import ThreadExecutor  # noqa: PLC0415
+    """Make the executor ``--executor`` names, from the entry-point group of executors."""
+    from spincycle_jobs._executors import load  # noqa: PLC0415 - only commands that run chains
 
-        return ThreadExecutor(factory(opts))
-    if not opts.scheduler:
-        msg = "--executor dask needs --scheduler ADDRESS (such as tcp://127.0.0.1:8786)"
-        raise UsageError(msg)
     try:
-        from spincycle_jobs.dask import DaskExecutor  # noqa: PLC0415 - dask only when asked for
+        make = load(opts.executor)
+    except LookupError as error:
+        msg = f"--executor {opts.executor}: {error.args[0]}"
+        raise UsageError(msg) from None
     except ImportError as error:
-        msg = f"--executor dask needs the dask extra (pip install 'spincycle-jobs[dask]'): {error}"
+        extra = " (pip install 'spincycle-jobs[dask]')" if opts.executor == "dask" else ""
+        msg = f"--executor {opts.executor} cannot be loaded{extra}: {error}"
         raise UsageError(msg) from None
     try:
-        executor: Executor = DaskExecutor(opts.scheduler)
-    except Exception as error:  # noqa: BLE001 - whatever Dask raises, it is the scheduler the user named
-        msg = f"cannot use the Dask scheduler at {opts.scheduler!r}: {type(error).__name__}: {error}"
+        executor: Executor = make(
+            scheduler=opts.scheduler, factory=factory(opts), connect_timeout=opts.connect_timeout
+        )
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    except JobError:
+        raise
+    except Exception as error:  # noqa: BLE001 - whatever an executor raises, it is the options it was given
+        msg = f"cannot use --executor {opts.executor}: {type(error).__name__}: {error}"
         raise UsageError(msg) from None
     return executor
 

@@ -1,0 +1,128 @@
+"""Executors by name: their entry-point group, --executor and its options, an executor of another project."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from typing import TYPE_CHECKING
+from typing import Any
+
+import pytest
+
+from spincycle_jobs import Factory
+from spincycle_jobs import ThreadExecutor
+from spincycle_jobs._executors import installed
+from spincycle_jobs._executors import load
+
+from .conftest import ROOT
+from .conftest import clean_env
+from .conftest import write_project
+from .test_chain_cli import cli
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+SPEC = 'request_id = "r"\n[[jobs]]\nid = "a"\ntype = "noop"\nname = "a"\n'
+
+
+def document(tmp_path: Path) -> Path:
+    (tmp_path / "spec.toml").write_text(SPEC)
+    out = tmp_path / "chain.json"
+    assert cli("chain", "create", tmp_path / "spec.toml", "-o", out).returncode == 0
+    return out
+
+
+def test_ours_are_installed_and_made_by_name() -> None:
+    assert installed()[:1] == ["thread"]
+    assert "dask" in installed()
+    executor = load("thread")(scheduler=None, factory=Factory(), connect_timeout=1.0)
+    try:
+        assert isinstance(executor, ThreadExecutor)
+    finally:
+        executor.close()
+    with pytest.raises(ValueError, match="--scheduler is for an executor that hands tries elsewhere"):
+        load("thread")(scheduler="tcp://127.0.0.1:1", factory=Factory(), connect_timeout=1.0)
+    with pytest.raises(LookupError, match=r"no executor 'nope' is installed \(installed: thread, dask"):
+        load("nope")
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["--executor", "nope"], "--executor nope: no executor 'nope' is installed (installed: thread, dask"),
+        (["--executor", "dask"], "--executor dask needs --scheduler ADDRESS"),
+        (["--scheduler", "tcp://127.0.0.1:1"], "--scheduler is for an executor that hands tries elsewhere"),
+        (["--executor", "dask", "--scheduler", "tcp://127.0.0.1:notaport"], "invalid Dask scheduler address"),
+        (["--executor", "dask", "--scheduler", "nonsense://x:1"], "invalid Dask scheduler address"),
+        (["--executor", "dask", "--scheduler", "tcp://127.0.0.1:99999"], "port 99999 is not from 1 to 65535"),
+    ],
+)
+def test_bad_executor_options_exit_2_at_once(tmp_path: Path, args: list[str], fragment: str) -> None:
+    started = time.monotonic()
+    proc = cli("chain", "run", "--from", document(tmp_path), "--no-store", *args)
+    assert proc.returncode == 2
+    assert fragment in proc.stderr
+    assert proc.stderr.count("\n") == 1, proc.stderr
+    assert time.monotonic() - started < 20
+
+
+def test_an_unreachable_scheduler_fails_within_the_connect_timeout(tmp_path: Path) -> None:
+    """Nothing listens on port 1: one line, after about --connect-timeout seconds."""
+    args = ["--executor", "dask", "--scheduler", "tcp://127.0.0.1:1", "--connect-timeout", "1"]
+    proc = cli("chain", "run", "--from", document(tmp_path), "--no-store", *args)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith(
+        "spincycle-jobs: error: cannot connect to the Dask scheduler at 'tcp://127.0.0.1:1'"
+    )
+    assert proc.stderr.count("\n") == 1, proc.stderr
+
+
+@pytest.mark.slow
+def test_an_executor_from_another_distribution(make_venv: Any, tmp_path: Path) -> None:
+    """A distribution's entry point in spincycle_jobs.executors: listed by --help, and runs a chain."""
+    maker = """\
+        from spincycle_jobs import ThreadExecutor
+
+        def make(*, scheduler, factory, connect_timeout):
+            print("inline executor made", flush=True)
+            return ThreadExecutor(factory)
+        """
+    project = write_project(tmp_path, "inline-exec", "1.0", {"make.py": maker})
+    pyproject = project / "pyproject.toml"
+    pyproject.write_text(
+        pyproject.read_text()
+        + '[project.entry-points."spincycle_jobs.executors"]\ninline = "inline_exec.make:make"\n'
+    )
+    venv = make_venv()
+    venv.install(ROOT, ROOT / "plugins_example", project)
+    spincycle = venv.script("spincycle-jobs")
+
+    def run(*args: str | Path) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [spincycle, *args], capture_output=True, text=True, env=clean_env(), check=False
+        )
+
+    assert "an installed executor (thread, dask, inline)" in " ".join(
+        run("chain", "run", "--help").stdout.split()
+    )
+    assert (
+        run("chain", "create", tmp_path / "spec.toml", "-o", tmp_path / "c.json").returncode == 2
+    )  # no spec yet
+    (tmp_path / "spec.toml").write_text(SPEC)
+    assert run("chain", "create", tmp_path / "spec.toml", "-o", tmp_path / "c.json").returncode == 0
+    ran = run("chain", "run", "--from", tmp_path / "c.json", "--no-store", "--executor", "inline")
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.startswith("inline executor made\n")
+    no_dask = run(
+        "chain",
+        "run",
+        "--from",
+        tmp_path / "c.json",
+        "--no-store",
+        "--executor",
+        "dask",
+        "--scheduler",
+        "tcp://127.0.0.1:1",
+    )
+    assert no_dask.returncode == 2
+    assert "--executor dask cannot be loaded (pip install 'spincycle-jobs[dask]')" in no_dask.stderr
