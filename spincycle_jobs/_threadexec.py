@@ -14,11 +14,10 @@ from typing import final
 from ._executor import Attempt
 from ._executor import Outcome
 from ._executor import run_attempt
-from ._runner import job_status
+from ._tries import Running
 
 if TYPE_CHECKING:
     from ._factory import Factory
-    from ._job import Job
 
 __all__ = ["ThreadExecutor"]
 
@@ -73,8 +72,7 @@ class ThreadExecutor:
     def __init__(self, factory: Factory | None = None) -> None:
         self._factory = factory
         self._lock = threading.Lock()
-        self._running: dict[str, Job | None] = {}  # None: not yet started
-        self._stopping: set[str] = set()
+        self._running = Running()
         self._idle: list[_Worker] = []
         self._pending: collections.deque[_Task] = collections.deque()
         self._waking = 0  # workers woken (or made) to take a pending try, that have not taken one yet
@@ -99,7 +97,7 @@ class ThreadExecutor:
                 msg = "the ThreadExecutor was closed"
                 raise RuntimeError(msg)
             for attempt in attempts:
-                self._running[attempt.key] = None
+                self._running.taken(attempt.key)
             tasks = [(attempt, done) for attempt in attempts]
             if tasks and here is not None and here.reporting and here.next is None:
                 # Started while a try's end is reported: run one in this thread, next, sparing a switch.
@@ -133,7 +131,7 @@ class ThreadExecutor:
                 failed = list(self._pending)
                 self._pending.clear()
                 for attempt, _done in failed:
-                    self._running.pop(attempt.key, None)
+                    self._running.ended(attempt.key)
             why = f"cannot start a thread for the try: {type(err).__name__}: {err}"
             for attempt, done in failed:
                 done(attempt, Outcome.failed(why))
@@ -172,22 +170,12 @@ class ThreadExecutor:
 
     def _run(self, attempt: Attempt, done: Callable[[Attempt, Outcome], None]) -> None:
         key = attempt.key
-
-        def started(job: Job) -> None:
-            with self._lock:
-                self._running[key] = job
-                stop = key in self._stopping
-            if stop:  # stop() came while the job was being made
-                job.stop()
-
         try:
-            outcome = run_attempt(self._get_factory(), attempt, started)
+            outcome = run_attempt(self._get_factory(), attempt, lambda job: self._running.made(key, job))
         except BaseException as err:  # noqa: BLE001 - done must be called, whatever happened
             outcome = Outcome.failed(f"{type(err).__name__}: {err}", attempt.job_data)
         finally:
-            with self._lock:
-                self._running.pop(key, None)
-                self._stopping.discard(key)
+            self._running.ended(key)
         worker: _Worker | None = getattr(self._local, "worker", None)
         if worker is not None:
             worker.reporting = True
@@ -207,21 +195,11 @@ class ThreadExecutor:
 
     def stop(self, attempt: Attempt) -> None:
         """Call the job's ``stop()`` in this thread; a try not yet running is stopped when it starts."""
-        with self._lock:
-            if attempt.key not in self._running:
-                return
-            self._stopping.add(attempt.key)
-            job = self._running[attempt.key]
-        if job is not None:
-            job.stop()
+        self._running.stop(attempt.key)
 
     def status(self, attempt: Attempt) -> str:
         """Return the job's ``status()``, or ``""`` when the try is not running."""
-        with self._lock:
-            job = self._running.get(attempt.key)
-        if job is None:
-            return ""
-        return job_status(job)
+        return self._running.status(attempt.key)
 
     def close(self) -> None:
         """Refuse new tries and end the idle threads; tries still running go on in theirs."""

@@ -43,7 +43,7 @@ from ._executor import Attempt
 from ._executor import Outcome
 from ._executor import run_attempt
 from ._factory import Factory
-from ._runner import job_status
+from ._tries import Running
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -87,9 +87,8 @@ _REMEMBER: Final = 100_000
 # What one worker process knows; guarded by _lock.
 _lock = threading.Lock()
 _factory: Factory | None = None
-_running: dict[str, Job] = {}
+_running = Running()
 _started: collections.OrderedDict[str, None] = collections.OrderedDict()
-_early_stops: collections.OrderedDict[str, None] = collections.OrderedDict()
 _orphan_watch: threading.Thread | None = None
 #: Seconds between two looks for tries whose driver is gone.
 _ORPHANS_EVERY: Final = 1.0
@@ -123,9 +122,6 @@ def run_try(attempt_json: str, task_key: str) -> str:
     def started(job: Job) -> None:
         global _orphan_watch  # noqa: PLW0603 - one per worker process, started with the first try
         with _lock:
-            _running[task_key] = job
-            stop = task_key in _early_stops
-            _early_stops.pop(task_key, None)
             _tell_watchdog(b"+")
             worker = _worker()  # known in a task's thread alone
             if _orphan_watch is None and worker is not None:
@@ -134,15 +130,15 @@ def run_try(attempt_json: str, task_key: str) -> str:
                 )
                 _orphan_watch.daemon = True
                 _orphan_watch.start()
-        if stop:
-            job.stop()
+        _running.made(task_key, job)
 
     try:
         outcome = run_attempt(factory, attempt, started)
     finally:
         with _lock:
-            if _running.pop(task_key, None) is not None:
+            if task_key in _running:
                 _tell_watchdog(b"-")
+            _running.ended(task_key)
     worker = _worker()
     if worker is not None:
         outcome = attrs.evolve(outcome, worker=worker.address)
@@ -165,8 +161,7 @@ def _stop_orphans(worker: distributed.Worker) -> None:
     stopped: set[str] = set()
     while worker.status not in {distributed.core.Status.closed, distributed.core.Status.failed}:
         time.sleep(_ORPHANS_EVERY)
-        with _lock:
-            running = list(_running.items())
+        running = _running.jobs()
         tasks = worker.state.tasks
         for key, job in running:
             task = tasks.get(key)
@@ -275,21 +270,12 @@ def stop_try(task_key: str) -> bool:
 
     :returns: whether the try was running here.
     """
-    with _lock:
-        job = _running.get(task_key)
-        if job is None:
-            _remember(_early_stops, task_key)
-    if job is None:
-        return False
-    job.stop()
-    return True
+    return _running.stop(task_key, early=True)
 
 
 def try_statuses() -> dict[str, str]:
     """Return the ``status()`` of every try running on this worker, by task key."""
-    with _lock:
-        running = list(_running.items())
-    return {task_key: job_status(job) for task_key, job in running}  # a broken one breaks no other
+    return _running.statuses()
 
 
 def _allowed_failures(dask_scheduler: Any) -> int:

@@ -957,9 +957,7 @@ class TestThreadExecutor:
             ended.append(outcome)
             gate.set()
 
-        executor._lock.acquire()  # hold the try before it registers its job
-        executor._running[attempt.key] = None
-        executor._lock.release()
+        executor._running.taken(attempt.key)  # taken, its job not yet made
         executor.stop(attempt)
         executor.start(attempt, done)
         assert gate.wait(WAIT)
