@@ -158,7 +158,15 @@ class Executor(Protocol):
         ...
 
     def close(self) -> None:
-        """Release what the executor holds; tries still running are not waited for."""
+        """End the executor: the same for every executor.
+
+        Every try started and not yet ended ends ``FAIL`` at once, through its
+        ``done``, and its job is asked to stop where it runs; ``close`` does not
+        wait for the jobs, and ``done`` is never called twice for a try. A try
+        started afterwards ends ``FAIL`` through its ``done`` (``start`` does
+        not raise). Calling ``close`` again does nothing.
+        :func:`spincycle_jobs.testing.check_executor` checks all of this.
+        """
         ...
 
 

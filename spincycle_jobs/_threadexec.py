@@ -15,6 +15,7 @@ from ._executor import Attempt
 from ._executor import Outcome
 from ._executor import run_attempt
 from ._tries import Running
+from ._tries import job_stop
 
 if TYPE_CHECKING:
     from ._factory import Factory
@@ -78,26 +79,29 @@ class ThreadExecutor:
         self._waking = 0  # workers woken (or made) to take a pending try, that have not taken one yet
         self._local = threading.local()
         self._closed = False
+        self._owed: dict[str, _Task] = {}  # by key: the tries whose done is still to be called
 
     def start(self, attempt: Attempt, done: Callable[[Attempt, Outcome], None]) -> None:
         """Start the try in a thread of its own and return at once; ``done`` is called from that thread.
 
-        :raises RuntimeError: after :meth:`close`.
+        After :meth:`close`, the try ends ``FAIL`` at once, through ``done``.
         """
         self.start_all([attempt], done)
 
     def start_all(self, attempts: Sequence[Attempt], done: Callable[[Attempt, Outcome], None]) -> None:
-        """Start many tries as :meth:`start` does, taking the executor's lock once for all of them.
-
-        :raises RuntimeError: after :meth:`close`; then none has started.
-        """
+        """Start many tries as :meth:`start` does, taking the executor's lock once for all of them."""
         here: _Worker | None = getattr(self._local, "worker", None)
         with self._lock:
-            if self._closed:
-                msg = "the ThreadExecutor was closed"
-                raise RuntimeError(msg)
+            closed = self._closed
+            if not closed:
+                for attempt in attempts:
+                    self._running.taken(attempt.key)
+                    self._owed[attempt.key] = (attempt, done)
+        if closed:
             for attempt in attempts:
-                self._running.taken(attempt.key)
+                done(attempt, Outcome.failed("JobError: the executor is closed", attempt.job_data))
+            return
+        with self._lock:
             tasks = [(attempt, done) for attempt in attempts]
             if tasks and here is not None and here.reporting and here.next is None:
                 # Started while a try's end is reported: run one in this thread, next, sparing a switch.
@@ -132,6 +136,7 @@ class ThreadExecutor:
                 self._pending.clear()
                 for attempt, _done in failed:
                     self._running.ended(attempt.key)
+                    self._owed.pop(attempt.key, None)
             why = f"cannot start a thread for the try: {type(err).__name__}: {err}"
             for attempt, done in failed:
                 done(attempt, Outcome.failed(why))
@@ -176,6 +181,9 @@ class ThreadExecutor:
             outcome = Outcome.failed(f"{type(err).__name__}: {err}", attempt.job_data)
         finally:
             self._running.ended(key)
+        with self._lock:
+            if self._owed.pop(key, None) is None:
+                return  # close() ended it already
         worker: _Worker | None = getattr(self._local, "worker", None)
         if worker is not None:
             worker.reporting = True
@@ -202,12 +210,27 @@ class ThreadExecutor:
         return self._running.status(attempt.key)
 
     def close(self) -> None:
-        """Refuse new tries and end the idle threads; tries still running go on in theirs."""
+        """End every try not ended (``FAIL``, through its ``done``, at once) and ask their jobs to stop.
+
+        Later tries end ``FAIL`` as soon as they start; idle threads end. It
+        does not wait for the jobs; calling it again does nothing.
+        """
         with self._lock:
+            if self._closed:
+                return
             self._closed = True
             idle, self._idle = self._idle, []
+            owed, self._owed = list(self._owed.values()), {}
+            self._pending.clear()
         for worker in idle:
             worker.inbox.put(None)
+        for _key, job in self._running.jobs():
+            threading.Thread(target=job_stop, args=(job,), name="spincycle-jobs-stop", daemon=True).start()
+        for attempt, done in owed:
+            done(
+                attempt,
+                Outcome.failed("JobError: the executor was closed while the try ran", attempt.job_data),
+            )
 
 
 def from_options(*, scheduler: str | None, factory: Factory, connect_timeout: float) -> ThreadExecutor:  # noqa: ARG001

@@ -12,6 +12,7 @@ oldest forgotten first.
 from __future__ import annotations
 
 import collections
+import logging
 import threading
 from typing import TYPE_CHECKING
 from typing import Final
@@ -21,10 +22,20 @@ from ._runner import job_status
 if TYPE_CHECKING:
     from ._job import Job
 
-__all__ = ["Running"]
+__all__ = ["Running", "job_stop"]
+
+_log = logging.getLogger("spincycle_jobs")
 
 #: How many stops of tries not yet made a registry keeps.
 KEEP_STOPS: Final = 100_000
+
+
+def job_stop(job: Job) -> None:
+    """Call ``job.stop()``, keeping what it raises from the caller (it is logged)."""
+    try:
+        job.stop()
+    except Exception:  # noqa: BLE001 - a job's broken stop() is its own
+        _log.exception("stop() of job %r raised", job.name())
 
 
 class Running:

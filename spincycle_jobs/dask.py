@@ -413,7 +413,7 @@ class DaskExecutor:
         with self._lock:
             self._tries[run.task_key] = run
             self._by_attempt[attempt.key] = run
-            why = "JobError: the Dask executor is closed" if self._closed else self._lost
+            why = "JobError: the executor is closed" if self._closed else self._lost
         if why is not None:  # say so from a thread of its own, as for any try
             outcome = Outcome.failed(why, attempt.job_data)
             threading.Thread(target=self._finish, args=(run, outcome), daemon=True).start()
@@ -499,7 +499,7 @@ class DaskExecutor:
                 return
             self._closed = True
             left = list(self._tries)
-        msg = "JobError: the Dask executor was closed while the try ran"
+        msg = "JobError: the executor was closed while the try ran"
         for task_key in left:
             self._ended.put((task_key, Outcome.failed(msg)))
         self._ended.put(None)

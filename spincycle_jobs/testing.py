@@ -1,4 +1,4 @@
-"""Conformance checking for job plugins: :func:`check_job` drives one job as the platform would.
+"""Conformance checks: :func:`check_job` drives a job as a platform does; :func:`check_executor`, an executor.
 
 A plugin's own test of a job type is one line, with the ``job_factory``
 fixture that installing spincycle-jobs adds to pytest::
@@ -31,6 +31,7 @@ from ._document import NotBytesError
 from ._document import dump_document
 from ._document import load_document
 from ._document import make_job
+from ._execcheck import check_executor
 from ._job import Job
 from ._return import Return
 from ._state import State
@@ -42,7 +43,7 @@ if TYPE_CHECKING:
 
     from ._job import JobFactory
 
-__all__ = ["ConformanceError", "check_job", "deserialize"]
+__all__ = ["ConformanceError", "check_executor", "check_job", "deserialize"]
 
 #: Seconds :meth:`Job.status` and :meth:`Job.stop` have to answer while ``run`` blocks.
 ANSWER_WITHIN = 1.0

@@ -36,6 +36,7 @@ from spincycle_jobs import State
 from spincycle_jobs._document import JobRecord
 from spincycle_jobs._executor import Attempt
 from spincycle_jobs._executor import Outcome
+from spincycle_jobs.testing import check_executor
 
 from .conftest import clean_env
 from .conftest import pip
@@ -364,6 +365,12 @@ class TestExecutor:
         """A scheduler that cannot be reached: a JobError naming the address."""
         with pytest.raises(JobError, match=r"cannot connect to the Dask scheduler at 'tcp://127.0.0.1:\d+'"):
             DaskExecutor(f"tcp://127.0.0.1:{free_port()}", timeout=0.5)
+
+
+def test_the_dask_executor_conforms(client: Any) -> None:
+    """check_executor on a LocalCluster of worker processes, each executor with the session's client."""
+    client.wait_for_workers(2, timeout=WAIT)
+    check_executor(lambda: DaskExecutor(client), Factory())
 
 
 class TestChains:

@@ -13,6 +13,8 @@ from spincycle_jobs import Factory
 from spincycle_jobs import ThreadExecutor
 from spincycle_jobs._executors import installed
 from spincycle_jobs._executors import load
+from spincycle_jobs.testing import ConformanceError
+from spincycle_jobs.testing import check_executor
 
 from .conftest import ROOT
 from .conftest import clean_env
@@ -126,3 +128,40 @@ def test_an_executor_from_another_distribution(make_venv: Any, tmp_path: Path) -
     )
     assert no_dask.returncode == 2
     assert "--executor dask cannot be loaded (pip install 'spincycle-jobs[dask]')" in no_dask.stderr
+
+
+def test_the_thread_executor_conforms() -> None:
+    factory = Factory()
+    check_executor(lambda: ThreadExecutor(factory), factory)
+
+
+def test_the_suite_catches_an_executor_that_breaks_a_rule() -> None:
+    """An executor whose close() leaves running tries unreported fails the suite, naming the rule."""
+
+    factory = Factory()
+
+    made: list[ThreadExecutor] = []
+
+    class Forgetful:
+        def __init__(self) -> None:
+            self.inner = ThreadExecutor(factory)
+            made.append(self.inner)
+
+        def start(self, attempt: Any, done: Any) -> None:
+            self.inner.start(attempt, done)
+
+        def stop(self, attempt: Any) -> None:
+            self.inner.stop(attempt)
+
+        def status(self, attempt: Any) -> str:
+            return self.inner.status(attempt)
+
+        def close(self) -> None:
+            """Breaks the rule: tries left running are never reported."""
+
+    try:
+        with pytest.raises(ConformanceError, match="close\\(\\) ends the tries left FAIL at once"):
+            check_executor(Forgetful, factory, timeout=2.0)
+    finally:
+        for inner in made:
+            inner.close()  # stops the job the suite left running
