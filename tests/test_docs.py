@@ -69,7 +69,7 @@ def test_script_snippets_run(page: str, tmp_path: Path) -> None:
         assert proc.returncode == 0, f"docs/{page}.rst, snippet {n + 1}:\n{scripts[n]}\n{proc.stderr}"
 
 
-@pytest.mark.parametrize("page", ["kit", "evolving"])
+@pytest.mark.parametrize("page", ["kit", "evolving", "chains"])
 def test_test_snippets_pass(page: str, tmp_path: Path) -> None:
     """The test functions a page shows pass under pytest, with the project's fixtures."""
     tests = [block for block in python_blocks(page) if "def test_" in block]
@@ -83,7 +83,7 @@ def test_test_snippets_pass(page: str, tmp_path: Path) -> None:
 
 def test_the_local_cluster_snippet_runs(tmp_path: Path) -> None:
     """chains.rst's LocalCluster script, saved as a file, runs the page's deploy.toml on worker processes."""
-    (spec,) = python_blocks("chains", "toml")
+    spec = python_blocks("chains", "toml")[0]  # deploy.toml
     (tmp_path / "deploy.toml").write_text(spec)
     command = str(Path(sys.executable).parent / "spincycle-jobs")
     created = run([command, "chain", "create", "deploy.toml", "-o", "deploy.json"], tmp_path)
