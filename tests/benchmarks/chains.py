@@ -229,7 +229,10 @@ import json, resource, sys, time
 from spincycle_jobs import ChainBuilder, ChainRunner, Factory, State, open_store
 import spincycle_jobs._chainrunner, spincycle_jobs._store._sqlite, spincycle_jobs._threadexec
 shape, n, url = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # all imported, nothing built
+def rss_kib():
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
+before = rss_kib()  # all imported, nothing built: what is resident now (the peak may be higher)
 factory = Factory()
 builder = ChainBuilder(f"{shape}-{n}", factory=factory)
 if shape == "fan-out":
@@ -276,7 +279,7 @@ def scale_table(folder: str) -> str:
                 text=True,
             )
             measured = json.loads(proc.stdout)
-            grown = measured["peak_kib"] - measured["before_kib"]  # building and running the chain
+            grown = max(measured["peak_kib"] - measured["before_kib"], 1)  # building and running the chain
             cli = [sys.executable, "-m", "spincycle_jobs", "chain", "run", "--from", doc]
             saved = _run([*cli, "--save", f"{folder}/{shape}-{n}-saved.json", "--store", url + "-cli"])
             by_size[n] = (measured["seconds"], grown, saved)
