@@ -741,6 +741,70 @@ def test_a_dead_driver_s_tries_are_stopped_and_resume_goes_on(
 
 
 @pytest.mark.slow
+def test_kill_9_of_the_driver_at_seeded_moments(dask_processes: DaskHosts, tmp_path: Path) -> None:
+    """kill -9 of ``chain run --executor dask`` at 5 seeded moments: the store reads, ``chain resume``
+    completes on Dask, and no job the store recorded COMPLETE runs again."""
+    import random  # noqa: PLC0415
+
+    from spincycle_jobs import open_store  # noqa: PLC0415
+
+    ran = tmp_path / "ran"
+    jobs = {"a": [], "b": ["a"], "c": ["a"], "d": ["b", "c"], "e": ["d"]}
+    spec = 'cmd = "sh"\n' + "".join(
+        f'[[jobs]]\nid = "{job_id}"\ntype = "shell-command"\nname = "{job_id}"\nafter = {after!r}\n'
+        f'[jobs.args]\nargs = ["-c", "echo {job_id} >> {ran}; sleep 0.2"]\n'
+        for job_id, after in jobs.items()
+    )
+    on_dask = ["--executor", "dask", "--scheduler", dask_processes.address]
+
+    def document(n: int) -> Path:
+        (tmp_path / f"{n}.toml").write_text(f'request_id = "k9-{n}"\n[args]\n{spec}')
+        out = tmp_path / f"{n}.json"
+        created = cli("chain", "create", tmp_path / f"{n}.toml", "-o", out)
+        assert created.communicate(timeout=WAIT)[1] == ""
+        return out
+
+    started = time.monotonic()
+    whole = cli("chain", "run", "--from", document(0), *on_dask, "--store", f"sqlite:///{tmp_path / '0.db'}")
+    assert whole.communicate(timeout=WAIT)[0] is not None
+    assert whole.returncode == 0
+    took = time.monotonic() - started
+    moments = sorted(random.Random(9).uniform(0.3, took) for _ in range(5))  # noqa: S311 - the same in every run
+    interrupted = 0
+    for n, moment in enumerate(moments, 1):
+        url = f"sqlite:///{tmp_path / f'{n}.db'}"
+        ran.write_text("")
+        driver = cli("chain", "run", "--from", document(n), *on_dask, "--store", url)
+        try:
+            time.sleep(moment)
+            driver.send_signal(signal.SIGKILL)
+            driver.communicate(timeout=WAIT)
+        finally:
+            driver.kill()
+            driver.communicate()
+        if not (tmp_path / f"{n}.db").exists():
+            continue  # killed before it made the store
+        with open_store(url) as store:  # it reads
+            if not store.runs():
+                continue
+            done = {job.job_id for job in store.jobs(f"k9-{n}", states=(State.COMPLETE,))}
+            store.log(f"k9-{n}")
+        before = ran.read_text().split()
+        if done == set(jobs):
+            continue
+        interrupted += 1
+        resumed = cli("chain", "resume", f"k9-{n}", *on_dask, "--store", url)
+        _, err = resumed.communicate(timeout=WAIT)
+        assert resumed.returncode == 0, f"moment {moment}: {err}"
+        again = ran.read_text().split()[len(before) :]
+        assert not done & set(again), f"moment {moment}: COMPLETE jobs ran again"
+        assert set(before) | set(again) >= set(jobs)
+        with open_store(url) as store:
+            assert store.run(f"k9-{n}").state == State.COMPLETE
+    assert interrupted >= 2, f"only {interrupted} of the moments {moments} fell in a run"
+
+
+@pytest.mark.slow
 def test_a_scheduler_killed_mid_run_ends_the_run_as_fail(dask_processes: DaskHosts, tmp_path: Path) -> None:
     """SIGKILL of the scheduler while a job with retries left runs: FAIL within 30 s, saying why."""
     factory = Factory()
