@@ -41,6 +41,7 @@ from spincycle_jobs.testing import check_executor
 from .conftest import clean_env
 from .conftest import pip
 from .conftest import write_project
+from .test_chain_cli import sleeper_spec
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -683,10 +684,8 @@ def test_chain_run_on_a_dask_scheduler_and_worker(dask_processes: DaskHosts, tmp
         "build": "STOPPED",
         "publish": "PENDING",
     }
-    command = Path(f"/proc/{pidfile.read_text().strip()}")
-    wait_until(
-        lambda: not command.exists() or command.joinpath("stat").read_text().split()[2] == "Z", "the end"
-    )
+    command = int(pidfile.read_text())
+    wait_until(lambda: gone(command), "the end")
 
 
 @pytest.mark.slow
@@ -697,24 +696,7 @@ def test_a_dead_driver_s_tries_are_stopped_and_resume_goes_on(
     (its command ends), and ``chain resume`` completes the run there, the completed job not run again."""
     pidfile, ran = tmp_path / "pid", tmp_path / "ran"
     script = f"echo x >> {ran}; if [ -e {pidfile} ]; then exit 0; fi; echo $$ > {pidfile}; exec sleep 600"
-    spec = tmp_path / "spec.toml"
-    spec.write_text(
-        textwrap.dedent(f"""\
-        request_id = "orphan"
-        [args]
-        cmd = "sh"
-        args = ["-c", {json.dumps(script)}]
-        [[jobs]]
-        id = "first"
-        type = "noop"
-        name = "first"
-        [[jobs]]
-        id = "work"
-        type = "shell-command"
-        name = "work"
-        after = ["first"]
-        """)
-    )
+    spec = sleeper_spec(tmp_path, script)  # request "long": first, work (the script), last
     doc = tmp_path / "chain.json"
     created = cli("chain", "create", spec, "-o", doc)
     assert created.communicate(timeout=WAIT)[1] == ""
@@ -727,16 +709,14 @@ def test_a_dead_driver_s_tries_are_stopped_and_resume_goes_on(
     finally:
         driver.kill()
         driver.communicate()
-    command = Path(f"/proc/{pidfile.read_text().strip()}")
+    command = int(pidfile.read_text())
     killed = time.monotonic()
-    wait_until(
-        lambda: not command.exists() or command.joinpath("stat").read_text().split()[2] == "Z", "its end"
-    )
+    wait_until(lambda: gone(command), "its end")
     assert time.monotonic() - killed <= 30  # the bound docs/chains.rst gives
-    resumed = cli("chain", "resume", "orphan", *on_dask, "--json")
+    resumed = cli("chain", "resume", "long", *on_dask, "--json")
     out, err = resumed.communicate(timeout=WAIT)
     assert resumed.returncode == 0, err
-    assert {j: v["tries"] for j, v in json.loads(out)["jobs"].items()} == {"first": 0, "work": 1}
+    assert {j: v["tries"] for j, v in json.loads(out)["jobs"].items()} == {"first": 0, "work": 1, "last": 1}
     assert ran.read_text() == "x\nx\n"
 
 

@@ -21,7 +21,7 @@ from .conftest import clean_env
 DOCS = ROOT / "docs"
 
 
-def python_blocks(page: str, kind: str = "python") -> list[str]:
+def code_blocks(page: str, kind: str = "python") -> list[str]:
     """The ``.. code-block:: KIND`` blocks of ``docs/PAGE.rst``, dedented."""
     lines, found = (DOCS / f"{page}.rst").read_text().splitlines(), []
     for i, line in enumerate(lines):
@@ -59,7 +59,7 @@ def run(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
 @pytest.mark.parametrize("page", ["factory", "chains", "operating"])
 def test_script_snippets_run(page: str, tmp_path: Path) -> None:
     """The snippets that are scripts (no test function) run, each after those before it, as in one session."""
-    scripts = [block for block in python_blocks(page) if "def test_" not in block]
+    scripts = [block for block in code_blocks(page) if "def test_" not in block]
     assert scripts, f"docs/{page}.rst has no script snippet"
     for n in range(len(scripts)):
         if "LocalCluster" in scripts[n]:
@@ -72,7 +72,7 @@ def test_script_snippets_run(page: str, tmp_path: Path) -> None:
 @pytest.mark.parametrize("page", ["kit", "evolving", "chains"])
 def test_test_snippets_pass(page: str, tmp_path: Path) -> None:
     """The test functions a page shows pass under pytest, with the project's fixtures."""
-    tests = [block for block in python_blocks(page) if "def test_" in block]
+    tests = [block for block in code_blocks(page) if "def test_" in block]
     assert tests, f"docs/{page}.rst shows no test"
     module = tmp_path / f"test_{page}_snippets.py"
     module.write_text("from spincycle_jobs import *  # noqa\n" + doctest_code(page) + "\n\n".join(tests))
@@ -83,12 +83,12 @@ def test_test_snippets_pass(page: str, tmp_path: Path) -> None:
 
 def test_the_local_cluster_snippet_runs(tmp_path: Path) -> None:
     """chains.rst's LocalCluster script, saved as a file, runs the page's deploy.toml on worker processes."""
-    spec = python_blocks("chains", "toml")[0]  # deploy.toml
+    spec = code_blocks("chains", "toml")[0]  # deploy.toml
     (tmp_path / "deploy.toml").write_text(spec)
     command = str(Path(sys.executable).parent / "spincycle-jobs")
     created = run([command, "chain", "create", "deploy.toml", "-o", "deploy.json"], tmp_path)
     assert created.returncode == 0, created.stderr
-    (script,) = [block for block in python_blocks("chains") if "LocalCluster" in block]
+    (script,) = [block for block in code_blocks("chains") if "LocalCluster" in block]
     (tmp_path / "deploy.py").write_text(script)
     proc = run([sys.executable, "deploy.py"], tmp_path)
     assert proc.returncode == 0, proc.stderr

@@ -12,20 +12,19 @@ import re
 import shutil
 import subprocess
 import sys
-import textwrap
 from typing import TYPE_CHECKING
 
 import pytest
 
 from .conftest import ROOT
 from .conftest import clean_env
+from .test_docs import code_blocks
 
 if TYPE_CHECKING:
     from pathlib import Path
 
 pytestmark = pytest.mark.slow  # the page stops a run of 5 s and resumes it
 
-PAGE = ROOT / "docs" / "operating.rst"
 WAIT = 60.0
 _MASKS = (
     (re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d"), "TIME"),
@@ -35,25 +34,11 @@ _MASKS = (
 )
 
 
-def blocks(kind: str) -> list[list[str]]:
-    """The page's ``code-block:: kind`` blocks, each as its lines, indentation removed."""
-    found, lines = [], PAGE.read_text().splitlines()
-    for i, line in enumerate(lines):
-        if line.strip() == f".. code-block:: {kind}":
-            body = []
-            for text in lines[i + 2 :]:
-                if text and not text.startswith("   "):
-                    break
-                body.append(text[3:])
-            found.append(textwrap.dedent("\n".join(body)).strip("\n").splitlines())
-    return found
-
-
 def steps() -> list[tuple[str, list[str]]]:
     """Each ``$ command`` of the console blocks, with the output lines shown after it."""
     out: list[tuple[str, list[str]]] = []
-    for block in blocks("console"):
-        for line in block:
+    for block in code_blocks("operating", "console"):
+        for line in block.splitlines():
             if line.startswith("$ "):
                 out.append((line[2:], []))
             else:
@@ -92,9 +77,9 @@ def test_the_page_runs_as_written(tmp_path: Path) -> None:
         assert proc.returncode == 0, f"$ {command}\n{proc.stderr}"
         got = (proc.stdout + proc.stderr).splitlines()
         assert normal(got) == normal(shown), f"$ {command}"
-    (snippet,) = blocks("python")
+    (snippet,) = code_blocks("operating")
     proc = subprocess.run(
-        [sys.executable, "-c", "\n".join(snippet)],
+        [sys.executable, "-c", snippet],
         cwd=tmp_path,
         env=env,
         capture_output=True,
