@@ -5,6 +5,7 @@ from __future__ import annotations
 import collections
 import queue
 import threading
+import time
 from collections.abc import Callable
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -25,6 +26,8 @@ __all__ = ["ThreadExecutor"]
 
 #: Seconds an idle thread waits for another try before it ends.
 IDLE: Final = 5.0
+#: Seconds tries may wait in the queue, none taken, before one more thread is woken for them.
+GROW_AFTER: Final = 0.002
 
 _Task = tuple[Attempt, Callable[[Attempt, Outcome], None]]
 
@@ -80,6 +83,10 @@ class ThreadExecutor:
         self._local = threading.local()
         self._closed = False
         self._owed: dict[str, _Task] = {}  # by key: the tries whose done is still to be called
+        self._taken = 0  # pending tries taken so far, by any thread: whether the queue drains
+        self._taken_at_wake = 0  # what it was when the worker on its way was woken
+        self._grower: threading.Thread | None = None
+        self._queued = threading.Event()  # set while tries wait in the queue
 
     def start(self, attempt: Attempt, done: Callable[[Attempt, Outcome], None]) -> None:
         """Start the try in a thread of its own and return at once; ``done`` is called from that thread.
@@ -108,6 +115,13 @@ class ThreadExecutor:
                 here.next = tasks.pop(0)
             self._pending.extend(tasks)
             worker = self._wake()
+            if self._pending:
+                self._queued.set()
+                if self._grower is None:
+                    self._grower = threading.Thread(
+                        target=self._grow, name="spincycle-jobs-grow", daemon=True
+                    )
+                    self._grower.start()
         self._send(worker)
 
     def _wake(self) -> _Worker | bool:
@@ -118,7 +132,29 @@ class ThreadExecutor:
         if self._waking or not self._pending:
             return False
         self._waking += 1
+        self._taken_at_wake = self._taken
         return self._idle.pop() if self._idle else True
+
+    def _grow(self) -> None:
+        """While tries wait in the queue and none is taken for :data:`GROW_AFTER` s, wake one more thread.
+
+        The threads running tries take the next from the queue themselves; a
+        new thread is woken for the queue only when they do not (their jobs
+        block), so that short tries started together take a few threads, not
+        one each, and a try that blocks keeps the others waiting no longer
+        than :data:`GROW_AFTER`.
+        """
+        seen = -1
+        while not self._closed:
+            self._queued.wait()
+            time.sleep(GROW_AFTER)
+            with self._lock:
+                if not self._pending:
+                    self._queued.clear()
+                    continue
+                worker = self._wake() if self._taken == seen else False
+                seen = self._taken
+            self._send(worker)
 
     def _send(self, worker: _Worker | bool) -> None:  # noqa: FBT001 - what _wake returned
         """Outside the lock: wake or make the worker :meth:`_wake` chose."""
@@ -145,8 +181,10 @@ class ThreadExecutor:
         """Take a pending try for a worker just woken or made, waking the next one for any left."""
         with self._lock:
             self._waking -= 1
+            drained = self._taken != self._taken_at_wake  # others took tries since: they keep up
             task = self._pending.popleft() if self._pending else None
-            worker = self._wake()
+            self._taken += task is not None
+            worker = False if drained else self._wake()
         self._send(worker)
         return task
 
@@ -155,6 +193,7 @@ class ThreadExecutor:
         while True:
             with self._lock:
                 if self._pending:
+                    self._taken += 1
                     return self._pending.popleft()
                 if self._closed:
                     return None
@@ -224,6 +263,7 @@ class ThreadExecutor:
             self._pending.clear()
         for worker in idle:
             worker.inbox.put(None)
+        self._queued.set()  # the grower sees the close, and ends
         for _key, job in self._running.jobs():
             threading.Thread(target=job_stop, args=(job,), name="spincycle-jobs-stop", daemon=True).start()
         for attempt, done in owed:
