@@ -59,13 +59,13 @@ class _Worker:
 class ThreadExecutor:
     """Runs each try in a thread of this process; no server, nothing to deploy.
 
-    Every running try has a thread of its own, so tries run side by side;
-    a thread whose try has ended waits a while for the next one, so that a
-    chain of short jobs does not pay for a new thread per try. Tries
-    started together wait in a queue: one thread is woken for them, and it
-    wakes the next before it runs the one it took, while a thread whose try
-    has ended takes the next itself; so short tries take few thread
-    switches, and a try that blocks keeps none of the others waiting. The
+    Tries run side by side, each in a thread while it runs; a thread whose
+    try has ended takes the next waiting try itself, or waits a while for
+    one, so that a chain of short jobs does not pay for a new thread per
+    try. Tries started together wait in a queue: one thread is woken for
+    them, and another only while the queue does not drain (no try taken for
+    2 ms, as when the jobs block); so short tries take a few threads, and a
+    try that blocks keeps the others waiting 2 ms at most. The
     executor keeps a registry of the jobs it is running, so that
     :meth:`stop` and :meth:`status` reach them while their ``run`` blocks.
 
