@@ -19,7 +19,8 @@ autodoc_preserve_defaults = True
 # the machines that build these docs reach no inventory to link them to.
 nitpicky = True
 nitpick_ignore_regex = [
-    (r"py:.*", r"(typing|collections\.abc|contextlib|datetime|threading|pathlib|subprocess|types|enum|abc)\..*"),
+    (r"py:.*", r"(typing|collections\.abc|contextlib|datetime|threading|pathlib)\..*"),
+    (r"py:.*", r"(subprocess|types|enum|abc)\..*"),
     (r"py:.*", r"(attrs?|pluggy|importlib)(\..*)?"),
     (r"py:class", r"spincycle_jobs\._args\.[TD]"),  # the type variables of get_arg and get_data
     (r"py:class", r"(Any|Mapping|Callable|Iterable|Sequence|TypeAlias|Protocol|Path)"),
