@@ -95,9 +95,10 @@ def _check_executor(executor: object) -> None:
 
 
 def _executor_name(executor: Executor) -> str:
-    """Return the name the run store records for an executor: its entry-point name for ours."""
-    name = type(executor).__name__
-    return {"ThreadExecutor": "thread", "DaskExecutor": "dask"}.get(name, name)
+    """Return the name the run store records for an executor: its entry-point name (see ``_executors``)."""
+    from ._executors import name_of  # noqa: PLC0415 - only runs that are recorded
+
+    return name_of(executor)
 
 
 class ChainRunner:

@@ -15,10 +15,17 @@ Each entry point names a callable that makes an
 
 It raises ``ValueError`` for options it cannot take (the command line shows
 the message as bad input). This package registers ``thread`` and ``dask``.
+
+The run store records a run's executor by its entry-point name: the name
+it was made by on the command line, else the name of the entry point
+whose module defines the executor's class, else the class's name.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import weakref
 from typing import TYPE_CHECKING
 from typing import Final
 
@@ -27,10 +34,14 @@ if TYPE_CHECKING:
 
     from ._executor import Executor
 
-__all__ = ["GROUP", "installed", "load"]
+__all__ = ["GROUP", "installed", "load", "name_of", "named"]
 
 #: The entry-point group of executors.
 GROUP: Final = "spincycle_jobs.executors"
+#: The entry-point names of this package's executors, by the module of their class (as pyproject.toml says).
+_OURS: Final = {"spincycle_jobs._threadexec": "thread", "spincycle_jobs.dask": "dask"}
+#: The executors made by name, with the name.
+_names: weakref.WeakKeyDictionary[object, str] = weakref.WeakKeyDictionary()
 
 
 def installed() -> list[str]:
@@ -54,3 +65,33 @@ def load(name: str) -> Callable[..., Executor]:
         return maker
     msg = f"no executor {name!r} is installed (installed: {', '.join(installed()) or 'none'})"
     raise LookupError(msg)
+
+
+def named(executor: Executor, name: str) -> None:
+    """Remember that ``executor`` was made by the entry point ``name``, for :func:`name_of`."""
+    with contextlib.suppress(TypeError):  # not weakly referable, or not hashable: found by its class instead
+        _names[executor] = name
+
+
+def name_of(executor: Executor) -> str:
+    """Return the entry-point name of ``executor``, as the run store records it.
+
+    The name it was made by (:func:`named`), else that of the entry point in
+    :data:`GROUP` whose module defines its class, else the class's name.
+    """
+    try:
+        name = _names.get(executor)
+    except TypeError:
+        name = None
+    if name is not None:
+        return name
+    module = type(executor).__module__
+    return _OURS.get(module) or _by_module(module) or type(executor).__qualname__
+
+
+@functools.cache
+def _by_module(module: str) -> str | None:
+    """Return the name of the first entry point, by name, whose object is in ``module``."""
+    from importlib.metadata import entry_points  # noqa: PLC0415 - only for an executor not ours
+
+    return min((ep.name for ep in entry_points(group=GROUP) if ep.module == module), default=None)

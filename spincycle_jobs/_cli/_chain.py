@@ -295,6 +295,7 @@ def _read_chain(path: str) -> Chain:
 def _executor(opts: argparse.Namespace) -> Executor:
     """Make the executor ``--executor`` names, from the entry-point group of executors."""
     from spincycle_jobs._executors import load  # noqa: PLC0415 - only commands that run chains
+    from spincycle_jobs._executors import named  # noqa: PLC0415
 
     try:
         make = load(opts.executor)
@@ -316,6 +317,7 @@ def _executor(opts: argparse.Namespace) -> Executor:
     except Exception as error:  # noqa: BLE001 - whatever an executor raises, it is the options it was given
         msg = f"cannot use --executor {opts.executor}: {type(error).__name__}: {error}"
         raise UsageError(msg) from None
+    named(executor, opts.executor)
     return executor
 
 
