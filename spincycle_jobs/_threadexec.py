@@ -260,11 +260,14 @@ class ThreadExecutor:
             self._closed = True
             idle, self._idle = self._idle, []
             owed, self._owed = list(self._owed.values()), {}
+            never = [attempt.key for attempt, _done in self._pending]
             self._pending.clear()
         for worker in idle:
             worker.inbox.put(None)
         self._queued.set()  # the grower sees the close, and ends
-        for _key, job in self._running.jobs():
+        for key in never:
+            self._running.ended(key)
+        for job in self._running.stop_all():  # a job still being made is stopped once made
             threading.Thread(target=job_stop, args=(job,), name="spincycle-jobs-stop", daemon=True).start()
         for attempt, done in owed:
             done(

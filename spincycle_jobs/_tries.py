@@ -57,7 +57,7 @@ class Running:
             self._jobs[key] = job
             stop = self._stops.pop(key, 0) is None
         if stop:
-            job.stop()
+            job_stop(job)
 
     def ended(self, key: str) -> None:
         """Forget the try: its job's ``run`` returned (or it was never made)."""
@@ -81,6 +81,17 @@ class Running:
             return False
         job.stop()
         return True
+
+    def stop_all(self) -> list[Job]:
+        """Keep a stop for every try whose job is not made yet; return the jobs made, to stop."""
+        with self._lock:
+            made = [job for job in self._jobs.values() if job is not None]
+            for key, job in self._jobs.items():
+                if job is None:
+                    self._stops[key] = None
+            while len(self._stops) > KEEP_STOPS:
+                self._stops.popitem(last=False)
+        return made
 
     def status(self, key: str) -> str:
         """Return the job's ``status()``, or ``""`` when it is not running here."""

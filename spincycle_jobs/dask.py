@@ -273,6 +273,20 @@ def stop_try(task_key: str) -> bool:
     return _running.stop(task_key, early=True)
 
 
+def stop_tries(task_keys: list[str]) -> int:
+    """Call :func:`stop_try` on each of ``task_keys``, a failing ``stop()`` breaking no other.
+
+    :returns: how many of the tries were running here.
+    """
+    here = 0
+    for task_key in task_keys:
+        try:
+            here += _running.stop(task_key, early=True)
+        except Exception:  # noqa: BLE001 - a job's broken stop() is its own
+            _log.exception("stop() of the job of try %s raised", task_key)
+    return here
+
+
 def try_statuses() -> dict[str, str]:
     """Return the ``status()`` of every try running on this worker, by task key."""
     return _running.statuses()
@@ -489,22 +503,26 @@ class DaskExecutor:
             return self._statuses.get(run.task_key, "")
 
     def close(self) -> None:
-        """Stop accepting tries and let go of the cluster; tries still running end ``FAIL`` at once.
+        """End the executor as :meth:`Executor.close <spincycle_jobs.Executor.close>` says.
 
-        The jobs of those tries are not stopped: call :meth:`stop` first for that.
+        Tries still running end ``FAIL`` at once; their jobs are asked to
+        stop on their workers (waiting at most ``timeout`` for the workers to
+        hear it), and their tasks are let go of. Later tries end ``FAIL``.
         A client the executor was given stays open.
         """
         with self._lock:
             if self._closed:
                 return
             self._closed = True
-            left = list(self._tries)
+            left = list(self._tries.values())
         msg = "JobError: the executor was closed while the try ran"
-        for task_key in left:
-            self._ended.put((task_key, Outcome.failed(msg)))
+        for run in left:
+            self._ended.put((run.task_key, Outcome.failed(msg, run.attempt.job_data)))
         self._ended.put(None)
         if threading.current_thread() is not self._reporter:
             self._reporter.join(self._timeout)
+        if left and self._lost is None:  # after the FAIL above, which a stopped job's outcome cannot overtake
+            self._on_workers(stop_tries, [run.task_key for run in left])
         self._release()
         self._close_client()
 

@@ -54,7 +54,7 @@ from spincycle_jobs.dask import _WATCHDOG  # noqa: E402
 from spincycle_jobs.dask import DaskExecutor  # noqa: E402 - after the skips
 from spincycle_jobs.dask import _Inbox  # noqa: E402
 from spincycle_jobs.dask import run_try  # noqa: E402
-from spincycle_jobs.dask import stop_try  # noqa: E402
+from spincycle_jobs.dask import try_statuses  # noqa: E402
 
 WAIT = 60.0
 
@@ -337,7 +337,10 @@ class TestExecutor:
         assert log.read_text() == "ran\n"
 
     def test_close_ends_the_tries_left_and_does_not_hang(self, client: Any) -> None:
-        """close() with a try running: its done is called once, FAIL; a start after close fails it too."""
+        """close() with a try running: its done is called once, FAIL, and its job stops on its worker.
+
+        A start after close fails the try too.
+        """
         dask_executor = DaskExecutor(client)
         sleep = attempt("sleep", "left", {"duration": 600})
         ends = Ends()
@@ -348,7 +351,10 @@ class TestExecutor:
         dask_executor.close()
         dask_executor.start(attempt("noop", "late"), ends)
         outcomes = ends.wait(2)
-        assert any(client.run(stop_try, task_key).values())  # no worker thread sleeps on
+        wait_until(
+            lambda: not any(task_key in found for found in client.run(try_statuses).values()),
+            "the job stopping on its worker",
+        )
         assert [a.job_id for a, _ in ends.calls] == ["left", "late"]
         assert all(o.state == State.FAIL for o in outcomes)
         assert "closed" in (outcomes[1].error or "")

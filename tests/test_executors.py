@@ -10,9 +10,15 @@ from typing import Any
 import pytest
 
 from spincycle_jobs import Factory
+from spincycle_jobs import State
 from spincycle_jobs import ThreadExecutor
+from spincycle_jobs._document import JobRecord
+from spincycle_jobs._executor import Attempt
+from spincycle_jobs._executor import Outcome
 from spincycle_jobs._executors import installed
 from spincycle_jobs._executors import load
+from spincycle_jobs._executors import name_of
+from spincycle_jobs._executors import named
 from spincycle_jobs.testing import ConformanceError
 from spincycle_jobs.testing import check_executor
 
@@ -165,3 +171,37 @@ def test_the_suite_catches_an_executor_that_breaks_a_rule() -> None:
     finally:
         for inner in made:
             inner.close()  # stops the job the suite left running
+
+
+def test_close_stops_the_jobs_of_the_tries_left() -> None:
+    """ThreadExecutor.close(): the running job is asked to stop, and its thread is free again."""
+    factory = Factory()
+    executor = ThreadExecutor(factory)
+    ends: list[Outcome] = []
+    sleep = Attempt("r", "s", JobRecord.create(factory, "sleep", "s", {"duration": 600}), {}, 1)
+    executor.start(sleep, lambda _attempt, outcome: ends.append(outcome))
+    deadline = time.monotonic() + 30
+    while not executor.status(sleep):
+        assert time.monotonic() < deadline, "the job never started"
+        time.sleep(0.01)
+    executor.close()
+    assert [o.state for o in ends] == [State.FAIL]
+    while executor._running.jobs():  # the sleeping job returns once stopped
+        assert time.monotonic() < deadline, "the job was not stopped"
+        time.sleep(0.01)
+    assert len(ends) == 1
+
+
+class _Elsewhere:
+    """An executor-shaped class of no entry point."""
+
+
+def test_the_store_names_an_executor_by_its_entry_point() -> None:
+    thread = ThreadExecutor()
+    try:
+        assert name_of(thread) == "thread"
+        named(thread, "inline")
+        assert name_of(thread) == "inline"
+    finally:
+        thread.close()
+    assert name_of(_Elsewhere()) == "_Elsewhere"  # type: ignore[arg-type]
