@@ -45,6 +45,7 @@ def check_executor(
     *,
     noop: str = "noop",
     sleep: str = "sleep",
+    raises: tuple[str, dict[str, object]] | None = ("sleep", {"duration": 1e308}),
     timeout: float = 30.0,
 ) -> None:
     """Run the executor conformance suite: what :class:`~spincycle_jobs.ChainRunner` relies on.
@@ -57,10 +58,15 @@ def check_executor(
 
     Checked: a try ends once, through ``done``, with its job data; a job's
     ``status()`` and ``stop()`` reach it while it runs, on many tries at once;
-    a try of a type the executor cannot make fails alone, saying so; and
-    ``close()`` as :meth:`Executor.close <spincycle_jobs.Executor.close>` says.
+    a ``stop()`` that comes before the job runs stops it as soon as it does;
+    a try whose job raises, and a try of a type the executor cannot make,
+    fail alone, saying why; and ``close()`` as
+    :meth:`Executor.close <spincycle_jobs.Executor.close>` says.
 
     :param make_executor: makes a new executor; the suite closes each it makes.
+    :param raises: the job type and job args of a job whose ``run`` raises
+        (by default a ``sleep`` so long that the clock overflows:
+        ``OverflowError``), or ``None`` to leave that check out.
     :raises ConformanceError: naming the rule that was broken and what happened.
     """
     suite = _Suite(factory, noop, sleep, timeout)
@@ -68,6 +74,9 @@ def check_executor(
     try:
         suite.ends_once_with_job_data(executor)
         suite.status_and_stop_reach_jobs(executor)
+        suite.a_stop_before_the_job_runs_stops_it(executor)
+        if raises is not None:
+            suite.a_job_that_raises_fails_alone(executor, *raises)
         suite.an_unmakeable_try_fails_alone(executor)
     finally:
         executor.close()
@@ -118,6 +127,29 @@ class _Suite:
         for key, outcome in self.ended(ends, [t.key for t in tries], rule).items():
             if outcome.state != State.STOPPED:
                 fail(rule, f"{key}: stopped, it ended {outcome.state.name} ({outcome.error})")
+
+    def a_stop_before_the_job_runs_stops_it(self, executor: Executor) -> None:
+        rule = "a stop() that comes before the job runs stops it as soon as it does"
+        ends, early = _Ends(), self.attempt(self.sleep, "early", {"duration": 600})
+        executor.start(early, ends)
+        executor.stop(early)
+        outcome = self.ended(ends, [early.key], rule)[early.key]
+        if outcome.state != State.STOPPED:
+            fail(rule, f"it ended {outcome.state.name} ({outcome.error})")
+
+    def a_job_that_raises_fails_alone(
+        self, executor: Executor, job_type: str, args: dict[str, object]
+    ) -> None:
+        rule = "a try whose job raises fails alone, with the error's type and traceback"
+        ends, good, bad = _Ends(), self.attempt(self.noop, "fine"), self.attempt(job_type, "raises", args)
+        executor.start(bad, ends)
+        executor.start(good, ends)
+        got = self.ended(ends, [bad.key, good.key], rule)
+        outcome = got[bad.key]
+        if outcome.state != State.FAIL or not outcome.error_type or not outcome.traceback:
+            fail(rule, f"it ended {outcome.state.name}: {outcome.error} (type {outcome.error_type})")
+        if got[good.key].state != State.COMPLETE:
+            fail(rule, f"the other try ended {got[good.key].state.name}")
 
     def an_unmakeable_try_fails_alone(self, executor: Executor) -> None:
         rule = "a try of a type the executor cannot make fails alone, saying so"
