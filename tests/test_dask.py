@@ -726,10 +726,34 @@ def test_a_dead_driver_s_tries_are_stopped_and_resume_goes_on(
     assert ran.read_text() == "x\nx\n"
 
 
+def finished(*args: str | Path) -> Any:
+    """Run a command that drives a run to its end, with ``--json``; return what it printed."""
+    proc = cli(*args, "--json")
+    out, err = proc.communicate(timeout=WAIT)
+    assert proc.returncode == 0, err
+    return json.loads(out)
+
+
+def kill_9_when(driver: subprocess.Popen[str], ran: Path, moment: tuple[int, float]) -> None:
+    """SIGKILL ``driver`` once ``moment[0]`` jobs have written to ``ran``, ``moment[1]`` seconds on."""
+    try:
+        deadline = time.monotonic() + WAIT
+        while len(ran.read_text().split()) <= moment[0] and driver.poll() is None:
+            assert time.monotonic() < deadline, "the run never got there"
+            time.sleep(0.002)
+        time.sleep(moment[1])
+        driver.send_signal(signal.SIGKILL)
+        driver.communicate(timeout=WAIT)
+    finally:
+        driver.kill()
+        driver.communicate()
+
+
 @pytest.mark.slow
 def test_kill_9_of_the_driver_at_seeded_moments(dask_processes: DaskHosts, tmp_path: Path) -> None:
     """kill -9 of ``chain run --executor dask`` at 20 seeded moments: the store reads, ``chain resume``
-    completes on Dask, and no job the store recorded COMPLETE runs again."""
+    completes on Dask, no job the store recorded COMPLETE runs again, and the final job data is an
+    uninterrupted run's."""
     import random  # noqa: PLC0415
 
     from spincycle_jobs import open_store  # noqa: PLC0415
@@ -750,6 +774,11 @@ def test_kill_9_of_the_driver_at_seeded_moments(dask_processes: DaskHosts, tmp_p
         assert created.communicate(timeout=WAIT)[1] == ""
         return out
 
+    data = ["-d", "base=1", "-d", "deploy=k9"]
+    uninterrupted = finished(
+        "chain", "run", "--from", document(0), *on_dask, *data, "--store", f"sqlite:///{tmp_path}/0.db"
+    )
+    assert uninterrupted["job_data"] == {"base": "1", "deploy": "k9"}
     rng = random.Random(9)  # noqa: S311 - the same moments in every run of the suite
     # A moment: after the k-th job has started (its line is written), and a little more.
     moments = [(rng.randrange(len(jobs)), rng.uniform(0.0, 0.15)) for _ in range(20)]
@@ -757,18 +786,7 @@ def test_kill_9_of_the_driver_at_seeded_moments(dask_processes: DaskHosts, tmp_p
     for n, moment in enumerate(moments, 1):
         url = f"sqlite:///{tmp_path / f'{n}.db'}"
         ran.write_text("")
-        driver = cli("chain", "run", "--from", document(n), *on_dask, "--store", url)
-        try:
-            deadline = time.monotonic() + WAIT
-            while len(ran.read_text().split()) <= moment[0] and driver.poll() is None:
-                assert time.monotonic() < deadline, "the run never got there"
-                time.sleep(0.002)
-            time.sleep(moment[1])
-            driver.send_signal(signal.SIGKILL)
-            driver.communicate(timeout=WAIT)
-        finally:
-            driver.kill()
-            driver.communicate()
+        kill_9_when(cli("chain", "run", "--from", document(n), *on_dask, *data, "--store", url), ran, moment)
         if not (tmp_path / f"{n}.db").exists():
             continue  # killed before it made the store
         with open_store(url) as store:  # it reads
@@ -780,9 +798,8 @@ def test_kill_9_of_the_driver_at_seeded_moments(dask_processes: DaskHosts, tmp_p
         if done == set(jobs):
             continue
         interrupted += 1
-        resumed = cli("chain", "resume", f"k9-{n}", *on_dask, "--store", url)
-        _, err = resumed.communicate(timeout=WAIT)
-        assert resumed.returncode == 0, f"moment {moment}: {err}"
+        resumed = finished("chain", "resume", f"k9-{n}", *on_dask, "--store", url)
+        assert resumed["job_data"] == uninterrupted["job_data"], f"moment {moment}"
         again = ran.read_text().split()[len(before) :]
         assert not done & set(again), f"moment {moment}: COMPLETE jobs ran again"
         assert set(before) | set(again) >= set(jobs)
