@@ -809,8 +809,11 @@ def test_kill_9_of_the_driver_at_seeded_moments(dask_processes: DaskHosts, tmp_p
 
 
 @pytest.mark.slow
-def test_a_scheduler_killed_mid_run_ends_the_run_as_fail(dask_processes: DaskHosts, tmp_path: Path) -> None:
-    """SIGKILL of the scheduler while a job with retries left runs: FAIL within 30 s, saying why."""
+def test_a_scheduler_killed_mid_run_ends_the_run_as_fail(
+    dask_processes: DaskHosts, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """SIGKILL of the scheduler while a job with retries left runs: FAIL within 30 s, saying why; the stop of
+    the lost try logs no AttributeError."""
     factory = Factory()
     chain = (
         ChainBuilder("lost", {"duration": 600}, factory=factory)
@@ -840,6 +843,7 @@ def test_a_scheduler_killed_mid_run_ends_the_run_as_fail(dask_processes: DaskHos
     assert errors
     for error in errors:
         assert f"the Dask scheduler at {dask_processes.address} was lost" in error
+    assert "AttributeError" not in caplog.text
 
 
 class TestOnTheWorkerSide:
