@@ -26,6 +26,7 @@ from spincycle_jobs._errors import JobError
 
 from . import _chain
 from . import _jobs
+from . import _ui
 from ._common import EXIT_INTERNAL
 from ._common import EXIT_USAGE
 from ._common import PROG
@@ -44,7 +45,7 @@ if TYPE_CHECKING:
 __all__ = ["GROUPS", "main"]
 
 #: The command groups, in the order their commands are listed.
-GROUPS: Final[tuple[Callable[[Commands], None], ...]] = (_jobs.register, _chain.register)
+GROUPS: Final[tuple[Callable[[Commands], None], ...]] = (_jobs.register, _chain.register, _ui.register)
 
 
 def parser() -> Parser:
