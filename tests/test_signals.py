@@ -25,6 +25,12 @@ pytest.importorskip("spincycle_jobs_example", reason="the README's test command 
 
 #: Runs of each signal case in the slow test.
 TIMES = 20
+#: ``python -m spincycle_jobs ARGS`` with SIGHUP's default action, as from a terminal, even when the
+#: tests run under ``nohup`` (an ignored signal stays ignored across exec, and the command keeps it so).
+AS_FROM_A_TERMINAL = (
+    "import runpy, signal, sys; signal.signal(signal.SIGHUP, signal.SIG_DFL); "
+    "sys.argv[0] = 'spincycle-jobs'; runpy.run_module('spincycle_jobs', run_name='__main__')"
+)
 
 
 def processes_with(marker: str) -> list[str]:
@@ -37,7 +43,7 @@ def start_job(marker: str) -> subprocess.Popen[str]:
     script = f"sleep 1000.{marker} & sleep 2000.{marker}; wait"
     args = ["-a", "cmd=sh", "-a", f"args:={json.dumps(['-c', script])}"]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "spincycle_jobs", "run", "shell-command", "long", *args],
+        [sys.executable, "-c", AS_FROM_A_TERMINAL, "run", "shell-command", "long", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
