@@ -6,10 +6,16 @@ SQLite store filled by real runs (see :mod:`tests.ui`).
 
 from __future__ import annotations
 
+import functools
 import json
+import os
+import re
+import shlex
+import signal
 import subprocess
 import sys
 import urllib.parse
+import urllib.request
 from typing import TYPE_CHECKING
 from typing import Any
 
@@ -23,6 +29,7 @@ from spincycle_jobs._ui._serve import token_for
 
 from . import ui
 from .conftest import clean_env
+from .test_docs import code_blocks
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -358,3 +365,67 @@ def test_paging_through_many_runs(tmp_path: Path) -> None:
         assert [r["request_id"] for r in last["runs"]] == ["run-002", "run-001", "run-000"]
         assert b"page 1 of 2" in server.get("/")[2]
         assert api(server, "/api/runs?page=3")["runs"] == []
+
+
+def test_a_run_of_10000_jobs_opens_as_a_summary(tmp_path: Path) -> None:
+    """Too many jobs to draw: the page counts them by layer and state, and pages the table."""
+    url = f"sqlite:///{tmp_path / 'runs.sqlite3'}"
+    jobs = 10_000
+    ui.run_chain(url, "big", {f"j{i}": [f"j{i - 1}"] if i else [] for i in range(jobs)})
+    with ui.serving(url) as server:
+        status, _, body = server.get("/run?id=big")
+        assert status == 200
+        assert b"10,000 jobs are too many to draw" in body
+        assert b"<svg" not in body
+        value = api(server, "/api/run?id=big")
+        assert (value["pages"], len(value["jobs"])) == (20, 500)
+        assert value["jobs"][0]["job_id"] == "j0"
+        assert sum(row["jobs"] for row in value["layers"]) == jobs
+        assert len(value["layers"]) == 100  # 10,000 layers in ranges of 100
+        assert value["layers"][0]["layer"] == "1-100"
+        assert value["layers"][0]["counts"]["COMPLETE"] == 100
+        assert api(server, "/api/run?id=big&page=20")["jobs"][-1]["job_id"] == "j9999"
+
+
+def test_the_default_address_is_loopback() -> None:
+    from spincycle_jobs._cli._ui import DEFAULT_BIND  # noqa: PLC0415
+
+    assert DEFAULT_BIND == "127.0.0.1:8470"
+    assert is_loopback(parse_bind(DEFAULT_BIND).host)
+
+
+def test_the_docs_command_runs_as_written(tmp_path: Path) -> None:
+    """docs/ui.rst's console block: the command, as written, says what the page shows; Ctrl-C exits 130."""
+    (block,) = code_blocks("ui", "console")
+    command, *shown = block.splitlines()
+    assert command.startswith("$ spincycle-jobs ui")
+    scripts = os.path.dirname(sys.executable)  # noqa: PTH120 - where this environment's spincycle-jobs is
+    proc = subprocess.Popen(
+        shlex.split(command[2:]),
+        cwd=tmp_path,
+        env=clean_env(PATH=f"{scripts}:{os.environ['PATH']}", XDG_STATE_HOME=str(tmp_path / "state")),
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        got = [proc.stdout.readline() for _ in shown]
+        masks = [(r"http://127\.0\.0\.1:\d+/", "URL"), (r"sqlite:///\S+/spincycle-jobs/", "STATE/")]
+        for line, expected in zip(got, shown, strict=True):
+            assert functools.reduce(lambda s, m: re.sub(*m, s), masks, line.strip()) == functools.reduce(
+                lambda s, m: re.sub(*m, s), masks, expected
+            )
+        url = re.search(r"http://\S+", got[0])
+        assert url is not None
+        with urllib.request.urlopen(url.group(), timeout=ui.WAIT) as response:  # noqa: S310
+            assert response.status == 200
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            assert proc.wait(ui.WAIT) == 130
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            if proc.stdout is not None:
+                proc.stdout.close()

@@ -22,7 +22,10 @@ if TYPE_CHECKING:
 
     from ._common import Commands
 
-__all__ = ["register"]
+__all__ = ["DEFAULT_BIND", "register"]
+
+#: Where the page is served when ``--bind`` is not given.
+DEFAULT_BIND = "127.0.0.1:8470"
 
 _DESCRIPTION = """\
 Serves the runs (filtered by state), each run's chain drawn as its graph,
@@ -45,8 +48,8 @@ def register(commands: Commands) -> None:
     parser.add_argument(
         "--bind",
         metavar="HOST:PORT",
-        default="127.0.0.1:8470",
-        help="where to serve (default: 127.0.0.1:8470; another host than loopback needs a token)",
+        default=DEFAULT_BIND,
+        help=f"where to serve (default: {DEFAULT_BIND}; another host than loopback needs a token)",
     )
 
 

@@ -10,9 +10,8 @@ the pages need ships in the package: no CDN, no internet.
 from __future__ import annotations
 
 from ._app import make_app
-from ._serve import DEFAULT_BIND
 from ._serve import TOKEN_ENV
 from ._serve import parse_bind
 from ._serve import serve
 
-__all__ = ["DEFAULT_BIND", "TOKEN_ENV", "make_app", "parse_bind", "serve"]
+__all__ = ["TOKEN_ENV", "make_app", "parse_bind", "serve"]

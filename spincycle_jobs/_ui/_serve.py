@@ -29,10 +29,8 @@ if TYPE_CHECKING:
 
     from spincycle_jobs._store import Store
 
-__all__ = ["DEFAULT_BIND", "MIN_TOKEN", "TOKEN_ENV", "Bind", "is_loopback", "parse_bind", "serve"]
+__all__ = ["MIN_TOKEN", "TOKEN_ENV", "Bind", "is_loopback", "parse_bind", "serve"]
 
-#: Where the page is served when ``--bind`` is not given.
-DEFAULT_BIND: Final = "127.0.0.1:8470"
 #: The environment variable that gives the token.
 TOKEN_ENV: Final = "SPINCYCLE_JOBS_UI_TOKEN"  # noqa: S105 - its name, not a token
 #: The fewest characters a token from the environment may have.

@@ -1,0 +1,129 @@
+"""What the web page costs: ``spincycle-jobs ui`` over 10,000 runs, and a run of 200 jobs in a browser.
+
+A SQLite run store is filled by :class:`~spincycle_jobs.ChainRunner`
+recording real runs of the example plugin's ``noop`` jobs: 10,000 runs of
+one job, one run of 200 jobs (20 layers of 10, each job after one of the
+layer before), and one of 10,000 jobs in a line. The real command serves
+it on a free port of 127.0.0.1.
+
+Rows, each the median of ``--repeat`` rounds taken in turns:
+
+- the runs page (the first page, newest first, of 10,000 runs), its last
+  page, and the runs filtered by state, as HTTP GETs of the whole page;
+- the 200-job run page, over HTTP, and in headless Chromium from the
+  navigation until the graph's 200 boxes are drawn and the page's
+  ``load`` event has fired;
+- the 10,000-job run page (its summary by layer), over HTTP.
+
+The bar for each: at most 1 s.
+
+Run: ``python -m tests.benchmarks.ui [--repeat 20]`` with the extras
+``ui`` and ``test`` (Selenium) and the example plugin installed, and
+Debian's ``chromium`` and ``chromium-driver``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from spincycle_jobs import ChainBuilder
+from spincycle_jobs import ChainRunner
+from spincycle_jobs import Factory
+from spincycle_jobs import open_store
+from tests import ui
+from tests.browser import chromium
+
+from ._common import table
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+RUNS = 10_000
+WIDE, DEEP = 10, 20  # the 200-job run: 20 layers of 10
+BIG = 10_000
+DEEP_PAGE = RUNS // 50  # 50 runs a page
+BAR = 1.0
+
+
+def fill(url: str, factory: Factory) -> None:
+    """Record the runs: 10,000 of one job, one of 200 jobs, one of 10,000 in a line."""
+    with open_store(url) as store:
+        for i in range(RUNS):
+            builder = ChainBuilder(f"run-{i:05d}", factory=factory)
+            builder.job("only", "noop", "only")
+            ChainRunner(builder.build(), factory=factory, store=store).run()
+        builder = ChainBuilder("wide", factory=factory)
+        for layer in range(DEEP):
+            for i in range(WIDE):
+                after = [f"j{layer - 1}-{i}"] if layer else []
+                builder.job(f"j{layer}-{i}", "noop", f"job {layer}-{i}", after=after)
+        ChainRunner(builder.build(), factory=factory, store=store).run()
+        builder = ChainBuilder("big", factory=factory)
+        for i in range(BIG):
+            builder.job(f"j{i}", "noop", f"job {i}", after=[f"j{i - 1}"] if i else [])
+        ChainRunner(builder.build(), factory=factory, store=store).run()
+
+
+def get(url: str) -> float:
+    start = time.perf_counter()
+    with urllib.request.urlopen(url, timeout=60) as response:  # noqa: S310 - our own server
+        response.read()
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    """Fill a store, serve it, and print the table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=20, help="rounds (default: 20)")
+    opts = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{Path(tmp) / 'runs.sqlite3'}"
+        os.environ.setdefault("SPINCYCLE_JOBS_CACHE_DIR", str(Path(tmp) / "cache"))  # the server's index
+        start = time.perf_counter()
+        fill(url, Factory())
+        print(f"filled the store in {time.perf_counter() - start:.1f} s")
+        with ui.serving(url) as server, chromium() as browser:
+            base = server.url.rstrip("/")
+
+            def in_browser() -> float:
+                start = time.perf_counter()
+                browser.get(f"{base}/run?id=wide")  # returns once the load event has fired
+                drawn = browser.execute_script("return document.querySelectorAll('svg.graph g.node').length")
+                elapsed = time.perf_counter() - start
+                assert drawn == WIDE * DEEP, drawn
+                return elapsed
+
+            cases: dict[str, Callable[[], float]] = {
+                f"runs page 1, newest 50 of {RUNS + 2:,} (HTTP)": lambda: get(f"{base}/"),
+                f"runs page {DEEP_PAGE}, after {(DEEP_PAGE - 1) * 50:,} (HTTP)": lambda: get(
+                    f"{base}/?page={DEEP_PAGE}"
+                ),
+                "runs page, state COMPLETE (HTTP)": lambda: get(f"{base}/?state=COMPLETE"),
+                "runs as JSON (HTTP)": lambda: get(f"{base}/api/runs"),
+                f"run page, {WIDE * DEEP} jobs (HTTP)": lambda: get(f"{base}/run?id=wide"),
+                f"run page, {WIDE * DEEP} jobs, in Chromium until drawn": in_browser,
+                f"run page, {BIG:,} jobs, a summary (HTTP)": lambda: get(f"{base}/run?id=big"),
+            }
+            for case in cases.values():  # warm: the first reading of each page
+                case()
+            times: dict[str, list[float]] = {name: [] for name in cases}
+            for _ in range(opts.repeat):
+                for name, case in cases.items():
+                    times[name].append(case())
+    rows = []
+    for name, took in times.items():
+        median = statistics.median(took)
+        met = "yes" if median <= BAR else "NO"
+        rows.append((name, f"{median * 1000:.1f}", f"{max(took) * 1000:.1f}", met))
+    print(table(["page", "median ms", "max ms", "<= 1 s"], rows))
+
+
+if __name__ == "__main__":
+    main()
