@@ -15,6 +15,7 @@ import subprocess
 import sys
 import urllib.parse
 import urllib.request
+import zipfile
 from typing import TYPE_CHECKING
 from typing import Any
 
@@ -27,6 +28,7 @@ from spincycle_jobs._ui._serve import parse_bind
 from spincycle_jobs._ui._serve import token_for
 
 from . import ui
+from .conftest import ROOT
 from .conftest import clean_env
 from .test_docs import code_blocks
 
@@ -431,3 +433,25 @@ def test_the_docs_command_runs_as_written(tmp_path: Path) -> None:
                 proc.wait()
             if proc.stdout is not None:
                 proc.stdout.close()
+
+
+@pytest.mark.slow
+def test_every_asset_ships_in_the_wheel(tmp_path: Path) -> None:
+    """The page needs no internet: its assets are in the wheel, and its pages name nothing elsewhere."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-w", tmp_path, ROOT],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    (wheel,) = tmp_path.glob("spincycle_jobs-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    static = ROOT / "spincycle_jobs" / "_ui" / "static"
+    assets = {f"spincycle_jobs/_ui/static/{p.name}" for p in static.iterdir()}
+    assert {"ui.js", "ui.css", "icon.svg"} <= {name.rpartition("/")[2] for name in assets}
+    assert assets <= names
+    for path in static.iterdir():
+        assert "http://" not in path.read_text().replace("http://www.w3.org/2000/svg", "")
+        assert "https://" not in path.read_text()
