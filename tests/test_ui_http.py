@@ -30,11 +30,14 @@ from spincycle_jobs._ui._serve import token_for
 from . import ui
 from .conftest import ROOT
 from .conftest import clean_env
+from .pg import PASSWORD
 from .test_docs import code_blocks
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
+
+    from .pg import PostgresServer
 
 TOKEN = "t0ken-of-the-tests-" + "x" * 8
 
@@ -455,3 +458,19 @@ def test_every_asset_ships_in_the_wheel(tmp_path: Path) -> None:
     for path in static.iterdir():
         assert "http://" not in path.read_text().replace("http://www.w3.org/2000/svg", "")
         assert "https://" not in path.read_text()
+
+
+def test_a_postgresql_store(postgres_server: PostgresServer) -> None:
+    """The page reads a PostgreSQL store as it reads SQLite, and never shows the URL's password."""
+    with postgres_server.database() as url:
+        ui.fill(url)
+        with ui.serving(url) as server:
+            assert "***" in "".join(server.first_lines)
+            assert PASSWORD not in "".join(server.first_lines)
+            runs = api(server, "/api/runs")
+            assert [r["request_id"] for r in runs["runs"]][1:] == ["broke", "ok"]
+            status, _, body = server.get("/job?run=broke&id=raises")
+            assert status == 200
+            assert b"RuntimeError: raises broke" in body
+            assert PASSWORD.encode() not in body
+            assert api(server, "/api/run?id=ok")["run"]["state"] == "COMPLETE"
