@@ -9,6 +9,7 @@ docs' are made so).
 
 from __future__ import annotations
 
+import json
 import threading
 import urllib.parse
 from typing import TYPE_CHECKING
@@ -110,6 +111,8 @@ def test_a_running_chain_goes_on_without_a_reload(
         browser.execute_script("window.notReloaded = true")
         status = "document.querySelector('tr[data-job=\"deploy\"] td.status').textContent"
         wait_until(browser, f"{status} === 'waiting for its gate'", "the job's status() sampled")
+        (running,) = json.loads(server.get("/api/running")[2])["runs"]  # what runs now, as chain ps shows
+        assert (running["request_id"], [j["job_id"] for j in running["running"]]) == ("live", ["deploy"])
         gate.set()
         wait_until(browser, f"{node}.classList.contains('st-COMPLETE')", "deploy COMPLETE")
         run_state = "document.querySelector('#run-head .state').textContent"
