@@ -124,6 +124,19 @@ class TestCreate:
         assert chain.jobs["publish"].after == ("build-a", "build-b")
         assert chain.jobs["fetch"].record.distribution == "spincycle-jobs-example"
 
+    def test_request_id_gives_the_chain_another_id(self, spec: Path, tmp_path: Path) -> None:
+        """A spec is a template: --request-id gives each chain built from it an id of its own."""
+        proc = cli("chain", "create", spec, "--request-id", "release-7")
+        assert proc.returncode == 0, proc.stderr
+        assert Chain.from_json(proc.stdout).request_id == "release-7"
+        (tmp_path / "no-id.toml").write_text("[[jobs]]\nid='a'\ntype='noop'\nname='a'\n")
+        proc = cli("chain", "create", tmp_path / "no-id.toml", "--request-id", "r-1")
+        assert proc.returncode == 0, proc.stderr
+        assert Chain.from_json(proc.stdout).request_id == "r-1"
+        proc = cli("chain", "create", spec, "--request-id", "")
+        assert proc.returncode == 2
+        assert "--request-id must be a non-empty string" in proc.stderr
+
     def test_without_o_the_document_goes_to_stdout(self, spec: Path) -> None:
         """The document on stdout reads back as the same chain."""
         proc = cli("chain", "create", spec)

@@ -8,6 +8,7 @@ tutorial's plugin in tests/test_tutorial.py.
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import textwrap
@@ -33,6 +34,39 @@ def code_blocks(page: str, kind: str = "python") -> list[str]:
                 body.append(text)
             found.append(textwrap.dedent("\n".join(body)).strip() + "\n")
     return found
+
+
+_MASKS = (
+    (re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d"), "TIME"),
+    (re.compile(r"\b\d+\.\ds\b"), "S"),
+    (re.compile(r"\b[\w.-]+:\d+\b"), "HOST:PID"),
+    (re.compile(r"\s+"), " "),
+)
+
+
+def steps(page: str) -> list[tuple[str, list[str]]]:
+    """Each ``$ command`` of the page's console blocks, with the output lines shown after it."""
+    out: list[tuple[str, list[str]]] = []
+    for block in code_blocks(page, "console"):
+        for line in block.splitlines():
+            if line.startswith("$ "):
+                out.append((line[2:], []))
+            else:
+                out[-1][1].append(line)
+    return out
+
+
+def normal(lines: list[str]) -> list[str]:
+    """Output lines with what differs from run to run masked: times, durations, hosts and pids, spacing."""
+    result = []
+    for line in lines:
+        masked = line
+        for pattern, mask in _MASKS:
+            masked = pattern.sub(mask, masked)
+        result.append(masked.strip())
+    while result and not result[-1]:
+        result.pop()
+    return result
 
 
 def doctest_code(page: str) -> str:

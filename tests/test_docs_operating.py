@@ -8,7 +8,6 @@ their spacing collapsed. The Python snippet runs after the commands.
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -19,6 +18,8 @@ import pytest
 from .conftest import ROOT
 from .conftest import clean_env
 from .test_docs import code_blocks
+from .test_docs import normal
+from .test_docs import steps
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -26,44 +27,14 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.slow  # the page stops a run of 5 s and resumes it
 
 WAIT = 60.0
-_MASKS = (
-    (re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d"), "TIME"),
-    (re.compile(r"\b\d+\.\ds\b"), "S"),
-    (re.compile(r"\b[\w.-]+:\d+\b"), "HOST:PID"),
-    (re.compile(r"\s+"), " "),
-)
-
-
-def steps() -> list[tuple[str, list[str]]]:
-    """Each ``$ command`` of the console blocks, with the output lines shown after it."""
-    out: list[tuple[str, list[str]]] = []
-    for block in code_blocks("operating", "console"):
-        for line in block.splitlines():
-            if line.startswith("$ "):
-                out.append((line[2:], []))
-            else:
-                out[-1][1].append(line)
-    return out
-
-
-def normal(lines: list[str]) -> list[str]:
-    result = []
-    for line in lines:
-        masked = line
-        for pattern, mask in _MASKS:
-            masked = pattern.sub(mask, masked)
-        result.append(masked.strip())
-    while result and not result[-1]:
-        result.pop()
-    return result
 
 
 def test_the_page_runs_as_written(tmp_path: Path) -> None:
     shutil.copytree(ROOT / "docs" / "operating", tmp_path, dirs_exist_ok=True)
     scripts = os.path.dirname(sys.executable)  # noqa: PTH120 - where this environment's spincycle-jobs is
     env = clean_env(PATH=f"{scripts}:{os.environ['PATH']}", COLUMNS="100")
-    assert len(steps()) >= 15
-    for command, shown in steps():
+    assert len(steps("operating")) >= 15
+    for command, shown in steps("operating"):
         proc = subprocess.run(  # noqa: S602 - the page's shell commands, as a reader types them
             command,
             shell=True,

@@ -86,15 +86,20 @@ def register(commands: Commands) -> None:
         _create,
         "Build a chain from a TOML request spec and write its chain document (the Request Manager's side).",
         description=(
-            "The spec has a request_id, an optional [args] table of job args, and [[jobs]] tables\n"
-            "with id, type, name and the optional after (a list of ids), retry, retry_wait and args\n"
-            "(a table laid over [args] for that job's create alone).\n"
+            "The spec has a request_id (--request-id gives another), an optional [args] table of\n"
+            "job args, and [[jobs]] tables with id, type, name and the optional after (a list of\n"
+            "ids), retry, retry_wait and args (a table laid over [args] for that job's create alone).\n"
             "Every job is made, created (all with one job args dict) and serialized, in order."
         ),
         writes_file=True,
     )
     create.add_argument("spec", metavar="SPEC.toml", help="the request spec")
     add_kv(create, "-a", "--arg", "job_args", "a job arg, added to [args] or overriding it")
+    create.add_argument(
+        "--request-id",
+        metavar="ID",
+        help="the chain's request id, instead of the spec's: a spec run many times needs one a run",
+    )
     add_output_file(create, "the chain document")
     run = chain.add(
         "run",
@@ -209,6 +214,11 @@ def _builder(spec: dict[str, Any], where: str, opts: argparse.Namespace) -> Chai
         msg = f"{where}: unknown top-level key {min(unknown)!r} (expected request_id, args, jobs)"
         raise UsageError(msg)
     request_id, args, jobs = spec.get("request_id"), spec.get("args", {}), spec.get("jobs")
+    if opts.request_id is not None:
+        request_id = opts.request_id
+        if not request_id:
+            msg = "--request-id must be a non-empty string"
+            raise UsageError(msg)
     if not isinstance(request_id, str) or not request_id:
         msg = f"{where}: request_id must be a non-empty string"
         raise UsageError(msg)
