@@ -56,6 +56,7 @@ from ._pages import runs_page
 from ._pages import summary
 from ._views import GRAPH_MAX
 from ._views import JOBS_PER_PAGE
+from ._views import RUN_STATES
 from ._views import RUNS_PER_PAGE
 from ._views import job_view
 from ._views import json_text
@@ -95,7 +96,6 @@ _HEADERS: Final = (
     (b"cross-origin-resource-policy", b"same-origin"),
 )
 _NO_STORE: Final = {"cache-control": "no-store"}  # a page of the store is as old as its reading
-_RUN_STATES: Final = ("PENDING", "RUNNING", "COMPLETE", "FAIL", "STOPPED")
 _LAYERS_KEPT: Final = 32  # runs whose layers are kept: a chain's graph never changes
 
 
@@ -150,8 +150,8 @@ def _state(request: Request) -> State | None:
     text = (request.query_params.get("state") or "").upper()
     if not text:
         return None
-    if text not in _RUN_STATES:
-        raise HTTPException(400, f"state must be one of {', '.join(_RUN_STATES)}, got {text!r}")
+    if text not in RUN_STATES:
+        raise HTTPException(400, f"state must be one of {', '.join(RUN_STATES)}, got {text!r}")
     return State[text]
 
 

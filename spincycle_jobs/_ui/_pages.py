@@ -19,14 +19,13 @@ from ._html import join
 from ._html import link
 from ._html import tag
 from ._html import url
+from ._views import RUN_STATES
 from ._views import STATES
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
 __all__ = ["error_page", "job_page", "run_page", "running_page", "runs_page", "summary"]
-
-_RUN_STATES = ("PENDING", "RUNNING", "COMPLETE", "FAIL", "STOPPED")
 
 
 def _page(title: str, main: Html, *, store: str, kind: str, live: str | None = None) -> Html:
@@ -73,7 +72,7 @@ def runs_page(
 ) -> Html:
     """Return the runs, newest first, with the state filter and the pages."""
     options = [tag("option", "any state", value="", selected=state is None)]
-    options += [tag("option", s, value=s, selected=state == s) for s in _RUN_STATES]
+    options += [tag("option", s, value=s, selected=state == s) for s in RUN_STATES]
     form = tag(
         "form",
         tag("label", "State ", tag("select", options, name="state")),

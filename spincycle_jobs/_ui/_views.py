@@ -38,6 +38,7 @@ __all__ = [
     "JOBS_PER_PAGE",
     "OUTPUT_LIMIT",
     "RUNS_PER_PAGE",
+    "RUN_STATES",
     "STATES",
     "STATUS_FRESH",
     "job_view",
@@ -64,6 +65,8 @@ SUMMARY_ROWS: Final = 100
 STATUS_FRESH: Final = 10.0
 #: The states, in the order the pages list them.
 STATES: Final = ("PENDING", "RUNNING", "COMPLETE", "FAIL", "TIMEOUT", "STOPPED", "UNKNOWN")
+#: The states a run can be in, which the runs can be filtered by.
+RUN_STATES: Final = ("PENDING", "RUNNING", "COMPLETE", "FAIL", "STOPPED")
 
 
 def pages(total: int, per_page: int) -> int:
