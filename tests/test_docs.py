@@ -8,6 +8,7 @@ tutorial's plugin in tests/test_tutorial.py.
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -67,6 +68,21 @@ def normal(lines: list[str]) -> list[str]:
     while result and not result[-1]:
         result.pop()
     return result
+
+
+def shell_env() -> dict[str, str]:
+    """The environment a reader's shell has: this environment's commands first on the PATH, 100 columns."""
+    scripts = os.path.dirname(sys.executable)  # noqa: PTH120 - where this environment's commands are
+    return clean_env(PATH=f"{scripts}:{os.environ['PATH']}", COLUMNS="100")
+
+
+def run_step(command: str, shown: list[str], cwd: Path, env: dict[str, str]) -> None:
+    """Run a ``$ command`` of a page as a reader types it: it exits 0 and prints what the page shows."""
+    proc = subprocess.run(  # noqa: S602 - the page's shell commands, as a reader types them
+        command, shell=True, cwd=cwd, env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert proc.returncode == 0, f"$ {command}\n{proc.stdout}\n{proc.stderr}"
+    assert normal((proc.stdout + proc.stderr).splitlines()) == normal(shown), f"$ {command}"
 
 
 def doctest_code(page: str) -> str:

@@ -4,8 +4,7 @@ The page's ``deploy.toml`` is its first TOML block. The Dask commands
 start a real scheduler and worker, on 127.0.0.1, with the page's port 8786
 replaced by a free one: no test binds a fixed port. The ``pip install``
 command is not run: it would replace this environment's own install.
-Output is compared as in tests/test_docs_operating.py; a command the page
-shows without output must exit 0.
+Output is compared as in tests/test_docs_operating.py.
 """
 
 from __future__ import annotations
@@ -13,15 +12,14 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from typing import TYPE_CHECKING
 
 import pytest
 
-from .conftest import clean_env
 from .test_docs import code_blocks
-from .test_docs import normal
+from .test_docs import run_step
+from .test_docs import shell_env
 from .test_docs import steps
 
 if TYPE_CHECKING:
@@ -47,8 +45,7 @@ def free_port() -> int:
 
 def test_the_page_runs_as_written(tmp_path: Path) -> None:
     (tmp_path / "deploy.toml").write_text(code_blocks("chains", "toml")[0])
-    scripts = os.path.dirname(sys.executable)  # noqa: PTH120 - where this environment's commands are
-    env = clean_env(PATH=f"{scripts}:{os.environ['PATH']}", COLUMNS="100")
+    env = shell_env()
     port = str(free_port())
     background: list[subprocess.Popen[bytes]] = []
     ran = []
@@ -74,19 +71,7 @@ def test_the_page_runs_as_written(tmp_path: Path) -> None:
                 if written.startswith("dask worker"):
                     wait_for_workers(f"tcp://127.0.0.1:{port}", 2)
                 continue
-            proc = subprocess.run(  # noqa: S602 - the page's shell commands, as a reader types them
-                command,
-                shell=True,
-                cwd=tmp_path,
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=WAIT,
-                check=False,
-            )
-            assert proc.returncode == 0, f"$ {command}\n{proc.stdout}\n{proc.stderr}"
-            if shown:
-                assert normal((proc.stdout + proc.stderr).splitlines()) == normal(shown), f"$ {command}"
+            run_step(command, shown, tmp_path, env)
             ran.append(written)
     finally:
         for started in reversed(background):

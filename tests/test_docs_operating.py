@@ -7,7 +7,6 @@ their spacing collapsed. The Python snippet runs after the commands.
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -16,9 +15,9 @@ from typing import TYPE_CHECKING
 import pytest
 
 from .conftest import ROOT
-from .conftest import clean_env
 from .test_docs import code_blocks
-from .test_docs import normal
+from .test_docs import run_step
+from .test_docs import shell_env
 from .test_docs import steps
 
 if TYPE_CHECKING:
@@ -31,23 +30,10 @@ WAIT = 60.0
 
 def test_the_page_runs_as_written(tmp_path: Path) -> None:
     shutil.copytree(ROOT / "docs" / "operating", tmp_path, dirs_exist_ok=True)
-    scripts = os.path.dirname(sys.executable)  # noqa: PTH120 - where this environment's spincycle-jobs is
-    env = clean_env(PATH=f"{scripts}:{os.environ['PATH']}", COLUMNS="100")
+    env = shell_env()
     assert len(steps("operating")) >= 15
     for command, shown in steps("operating"):
-        proc = subprocess.run(  # noqa: S602 - the page's shell commands, as a reader types them
-            command,
-            shell=True,
-            cwd=tmp_path,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=WAIT,
-            check=False,
-        )
-        assert proc.returncode == 0, f"$ {command}\n{proc.stderr}"
-        got = (proc.stdout + proc.stderr).splitlines()
-        assert normal(got) == normal(shown), f"$ {command}"
+        run_step(command, shown, tmp_path, env)
     (snippet,) = code_blocks("operating")
     proc = subprocess.run(
         [sys.executable, "-c", snippet],

@@ -18,6 +18,8 @@ import pytest
 
 from . import ui
 from .browser import chromium
+from .ui import filled_store  # noqa: F401 - the fixture store_url
+from .ui import serving_store  # noqa: F401 - the fixture server
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -25,19 +27,6 @@ if TYPE_CHECKING:
     from selenium.webdriver.remote.webdriver import WebDriver
 
     from spincycle_jobs import ChainResult
-
-
-@pytest.fixture(scope="module")
-def store_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    url = f"sqlite:///{tmp_path_factory.mktemp('ui') / 'runs.sqlite3'}"
-    ui.fill(url)
-    return url
-
-
-@pytest.fixture(scope="module")
-def server(store_url: str) -> Iterator[ui.Server]:
-    with ui.serving(store_url) as running:
-        yield running
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,6 @@ import json
 import os
 import re
 import shlex
-import signal
 import subprocess
 import sys
 import urllib.parse
@@ -22,8 +21,8 @@ from typing import Any
 import pytest
 
 from spincycle_jobs import open_store
+from spincycle_jobs._ui._app import is_loopback
 from spincycle_jobs._ui._serve import Bind
-from spincycle_jobs._ui._serve import is_loopback
 from spincycle_jobs._ui._serve import parse_bind
 from spincycle_jobs._ui._serve import token_for
 
@@ -32,6 +31,8 @@ from .conftest import ROOT
 from .conftest import clean_env
 from .pg import PASSWORD
 from .test_docs import code_blocks
+from .ui import filled_store  # noqa: F401 - the fixture store_url
+from .ui import serving_store  # noqa: F401 - the fixture server
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -40,19 +41,6 @@ if TYPE_CHECKING:
     from .pg import PostgresServer
 
 TOKEN = "t0ken-of-the-tests-" + "x" * 8
-
-
-@pytest.fixture(scope="module")
-def store_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    url = f"sqlite:///{tmp_path_factory.mktemp('ui') / 'runs.sqlite3'}"
-    ui.fill(url)
-    return url
-
-
-@pytest.fixture(scope="module")
-def server(store_url: str) -> Iterator[ui.Server]:
-    with ui.serving(store_url) as running:
-        yield running
 
 
 def query(path: str, **params: str) -> str:
@@ -293,14 +281,7 @@ class TestToken:
         assert "SPINCYCLE_JOBS_UI_TOKEN" in "".join(guarded.first_lines)
 
     def test_a_short_token_is_refused(self, store_url: str) -> None:
-        proc = subprocess.run(
-            [sys.executable, "-m", "spincycle_jobs", "ui", "--store", store_url, "--bind", "127.0.0.1:0"],
-            env=clean_env(SPINCYCLE_JOBS_UI_TOKEN="short"),  # noqa: S106 - too short on purpose
-            capture_output=True,
-            text=True,
-            timeout=ui.WAIT,
-            check=False,
-        )
+        proc = ui.refused("--store", store_url, "--bind", "127.0.0.1:0", SPINCYCLE_JOBS_UI_TOKEN="short")  # noqa: S106
         assert proc.returncode == 2
         assert "at least 16 characters" in proc.stderr
 
@@ -333,23 +314,7 @@ class TestBind:
         assert is_loopback("::1")
 
     def test_a_bad_bind_exits_2(self, tmp_path: Path) -> None:
-        proc = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "spincycle_jobs",
-                "ui",
-                "--store",
-                f"sqlite:///{tmp_path}/r.db",
-                "--bind",
-                "x",
-            ],
-            env=clean_env(),
-            capture_output=True,
-            text=True,
-            timeout=ui.WAIT,
-            check=False,
-        )
+        proc = ui.refused("--store", f"sqlite:///{tmp_path}/r.db", "--bind", "x")
         assert proc.returncode == 2
         assert "expected HOST:PORT" in proc.stderr
 
@@ -427,15 +392,8 @@ def test_the_docs_command_runs_as_written(tmp_path: Path) -> None:
         with urllib.request.urlopen(url.group(), timeout=ui.WAIT) as response:  # noqa: S310
             assert response.status == 200
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            assert proc.wait(ui.WAIT) == 130
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-            if proc.stdout is not None:
-                proc.stdout.close()
+        code = ui.stop(proc)
+    assert code == 130
 
 
 @pytest.mark.slow

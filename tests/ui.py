@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from typing import Any
 
 import attrs
+import pytest
 
 from spincycle_jobs import BaseJob
 from spincycle_jobs import ChainBuilder
@@ -170,16 +171,48 @@ def serving(url: str, *args: str, **env: str) -> Iterator[Server]:
         assert found, "".join(lines)
         yield Server(found.group(), proc, lines)
     finally:
+        stop(proc)
+
+
+def stop(proc: subprocess.Popen[str]) -> int:
+    """Stop a server as Ctrl-C does, killing it only if it hangs; return its exit code."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+    try:
+        return proc.wait(WAIT)
+    finally:
         if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(WAIT)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-            if proc.stdout is not None:
-                proc.stdout.close()
+            proc.kill()
+            proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+
+def refused(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run ``spincycle-jobs ui ARGS`` expecting it to exit at once; return what it did."""
+    return subprocess.run(
+        [sys.executable, "-m", "spincycle_jobs", "ui", *args],
+        env=clean_env(**env),
+        capture_output=True,
+        text=True,
+        timeout=WAIT,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="module", name="store_url")
+def filled_store(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A SQLite store with the runs of :func:`fill`, for a module's tests."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('ui') / 'runs.sqlite3'}"
+    fill(url)
+    return url
+
+
+@pytest.fixture(scope="module", name="server")
+def serving_store(store_url: str) -> Iterator[Server]:
+    """``spincycle-jobs ui`` serving :func:`filled_store`, for a module's tests."""
+    with serving(store_url) as running:
+        yield running
 
 
 def screenshot_dir() -> Path | None:

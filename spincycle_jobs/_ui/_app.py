@@ -77,7 +77,7 @@ if TYPE_CHECKING:
 
     from ._html import Html
 
-__all__ = ["COOKIE", "CSP", "STATIC", "Guard", "make_app"]
+__all__ = ["COOKIE", "CSP", "STATIC", "Guard", "is_loopback", "make_app"]
 
 #: The folder of the page's assets, shipped in the wheel.
 STATIC: Final = Path(__file__).parent / "static"
@@ -326,18 +326,21 @@ class _Pages:
         return _json({"runs": self._running()})
 
 
-def _loopback(host: str) -> bool:
-    """Whether a ``Host`` header names this machine's loopback: ``localhost``, ``127.x.y.z``, ``[::1]``."""
-    if host.startswith("["):
-        name = host[1:].partition("]")[0]
-    else:
-        name = host.rpartition(":")[0] if ":" in host else host
-    if name.lower() == "localhost":
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (a name or an address) is this machine's loopback: ``localhost``, ``127.x.y.z``, ``::1``."""
+    if host.lower() == "localhost":
         return True
     try:
-        return ipaddress.ip_address(name).is_loopback
+        return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def _loopback(header: str) -> bool:
+    """Whether a ``Host`` header (``name:port``, ``[::1]:port``) names this machine's loopback."""
+    if header.startswith("["):
+        return is_loopback(header[1:].partition("]")[0])
+    return is_loopback(header.rpartition(":")[0] if ":" in header else header)
 
 
 class Guard:

@@ -9,7 +9,6 @@ SIGHUP, whose number it returns.
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import os
 import secrets
 import signal
@@ -20,6 +19,7 @@ from typing import Final
 import attrs
 import uvicorn
 
+from ._app import is_loopback
 from ._app import make_app
 
 if TYPE_CHECKING:
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
     from spincycle_jobs._store import Store
 
-__all__ = ["MIN_TOKEN", "TOKEN_ENV", "Bind", "is_loopback", "parse_bind", "serve"]
+__all__ = ["MIN_TOKEN", "TOKEN_ENV", "Bind", "parse_bind", "serve", "token_for"]
 
 #: The environment variable that gives the token.
 TOKEN_ENV: Final = "SPINCYCLE_JOBS_UI_TOKEN"  # noqa: S105 - its name, not a token
@@ -67,16 +67,6 @@ def parse_bind(text: str) -> Bind:
         msg = f"invalid address {text!r}: expected HOST:PORT, such as 127.0.0.1:8470 or [::1]:8470"
         raise ValueError(msg)
     return Bind(host, int(port))
-
-
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` is a loopback address or ``localhost``: only this machine can reach it."""
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def token_for(bind: Bind) -> tuple[str | None, bool]:
