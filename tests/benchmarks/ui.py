@@ -13,9 +13,12 @@ Rows, each the median of ``--repeat`` rounds taken in turns:
 - the 200-job run page, over HTTP, and in headless Chromium from the
   navigation until the graph's 200 boxes are drawn and the page's
   ``load`` event has fired;
-- the 10,000-job run page (its summary by layer), over HTTP.
+- the 10,000-job run page (its summary by layer), over HTTP;
+- a run's page open in Chromium while its one job waits: from the moment
+  the job is let go until its box shows it ``COMPLETE``, without a reload
+  (the job ends, the run is recorded, the page's next reading of its JSON).
 
-The bar for each: at most 1 s.
+The bar for each: at most 1 s; for the last, at most 2 s.
 
 Run: ``python -m tests.benchmarks.ui [--repeat 20]`` with the extras
 ``ui`` and ``test`` (Selenium) and the example plugin installed, and
@@ -28,6 +31,7 @@ import argparse
 import os
 import statistics
 import tempfile
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -45,11 +49,12 @@ from ._common import table
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from selenium.webdriver.remote.webdriver import WebDriver
+
 RUNS = 10_000
 WIDE, DEEP = 10, 20  # the 200-job run: 20 layers of 10
 BIG = 10_000
 DEEP_PAGE = RUNS // 50  # 50 runs a page
-BAR = 1.0
 
 
 def fill(url: str, factory: Factory) -> None:
@@ -100,29 +105,58 @@ def main() -> None:
                 assert drawn == WIDE * DEEP, drawn
                 return elapsed
 
-            cases: dict[str, Callable[[], float]] = {
-                f"runs page 1, newest 50 of {RUNS + 2:,} (HTTP)": lambda: get(f"{base}/"),
-                f"runs page {DEEP_PAGE}, after {(DEEP_PAGE - 1) * 50:,} (HTTP)": lambda: get(
-                    f"{base}/?page={DEEP_PAGE}"
+            def live() -> float:
+                request_id = f"live-{len(ui.GATES)}"
+                gate = ui.GATES.setdefault(request_id, threading.Event())
+                modes = {"modes": {request_id: "block"}}
+                runner = threading.Thread(
+                    target=ui.run_chain, args=(url, request_id, {request_id: []}), kwargs=modes
+                )
+                runner.start()
+                browser.get(f"{base}/run?id={request_id}")
+                node = f"document.querySelector('svg.graph g[data-job=\"{request_id}\"]').classList"
+                wait(browser, f"{node}.contains('st-RUNNING')")
+                start = time.perf_counter()
+                gate.set()
+                wait(browser, f"{node}.contains('st-COMPLETE')")
+                elapsed = time.perf_counter() - start
+                runner.join()
+                return elapsed
+
+            cases: dict[str, tuple[Callable[[], float], float]] = {
+                f"runs page 1, newest 50 of {RUNS + 2:,} (HTTP)": (lambda: get(f"{base}/"), 1.0),
+                f"runs page {DEEP_PAGE}, after {(DEEP_PAGE - 1) * 50:,} (HTTP)": (
+                    lambda: get(f"{base}/?page={DEEP_PAGE}"),
+                    1.0,
                 ),
-                "runs page, state COMPLETE (HTTP)": lambda: get(f"{base}/?state=COMPLETE"),
-                "runs as JSON (HTTP)": lambda: get(f"{base}/api/runs"),
-                f"run page, {WIDE * DEEP} jobs (HTTP)": lambda: get(f"{base}/run?id=wide"),
-                f"run page, {WIDE * DEEP} jobs, in Chromium until drawn": in_browser,
-                f"run page, {BIG:,} jobs, a summary (HTTP)": lambda: get(f"{base}/run?id=big"),
+                "runs page, state COMPLETE (HTTP)": (lambda: get(f"{base}/?state=COMPLETE"), 1.0),
+                "runs as JSON (HTTP)": (lambda: get(f"{base}/api/runs"), 1.0),
+                f"run page, {WIDE * DEEP} jobs (HTTP)": (lambda: get(f"{base}/run?id=wide"), 1.0),
+                f"run page, {WIDE * DEEP} jobs, in Chromium until drawn": (in_browser, 1.0),
+                f"run page, {BIG:,} jobs, a summary (HTTP)": (lambda: get(f"{base}/run?id=big"), 1.0),
+                "a job's end shown on its open run page (Chromium)": (live, 2.0),
             }
-            for case in cases.values():  # warm: the first reading of each page
+            for case, _ in cases.values():  # warm: the first reading of each page
                 case()
             times: dict[str, list[float]] = {name: [] for name in cases}
             for _ in range(opts.repeat):
-                for name, case in cases.items():
+                for name, (case, _) in cases.items():
                     times[name].append(case())
     rows = []
     for name, took in times.items():
-        median = statistics.median(took)
-        met = "yes" if median <= BAR else "NO"
+        median, bar = statistics.median(took), cases[name][1]
+        met = f"<= {bar:g} s: " + ("yes" if median <= bar else "NO")
         rows.append((name, f"{median * 1000:.1f}", f"{max(took) * 1000:.1f}", met))
-    print(table(["page", "median ms", "max ms", "<= 1 s"], rows))
+    print(table(["page", "median ms", "max ms", "bar"], rows))
+
+
+def wait(browser: WebDriver, script: str) -> None:
+    """Poll until ``script`` (a JavaScript expression) is true in the page, every millisecond."""
+    deadline = time.monotonic() + ui.WAIT
+    while not browser.execute_script(f"return Boolean({script})"):
+        if time.monotonic() > deadline:
+            raise TimeoutError(script)
+        time.sleep(0.001)
 
 
 if __name__ == "__main__":
