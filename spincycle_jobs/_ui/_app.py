@@ -327,7 +327,7 @@ class _Pages:
 
 
 def is_loopback(host: str) -> bool:
-    """Whether ``host`` (a name or an address) is this machine's loopback: ``localhost``, ``127.x.y.z``, ``::1``."""
+    """Whether ``host`` (a name or an address) is loopback: ``localhost``, ``127.x.y.z``, ``::1``."""
     if host.lower() == "localhost":
         return True
     try:
