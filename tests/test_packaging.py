@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import subprocess
 import sys
 from typing import Any
 
@@ -17,7 +18,7 @@ ALLOWED = {"spincycle_jobs", "attrs", "attr", "pluggy"}
 
 @pytest.mark.slow
 def test_import_needs_only_stdlib_pluggy_attrs(make_venv: Any) -> None:
-    """In a fresh venv, import spincycle_jobs imports nothing but the stdlib, pluggy and attrs."""
+    """A fresh venv: import spincycle_jobs imports only the stdlib, pluggy and attrs; ui names its extra."""
     env = make_venv()
     env.install("spincycle-jobs")
     code = """
@@ -34,6 +35,12 @@ def test_import_needs_only_stdlib_pluggy_attrs(make_venv: Any) -> None:
     }
     assert outside == set()
     assert "spincycle_jobs" in imported
+    # Without the extra, the web page's command says what to install, and nothing else breaks.
+    proc = subprocess.run(
+        [env.script("spincycle-jobs"), "ui"], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert proc.returncode == 2
+    assert "pip install 'spincycle-jobs[ui]'" in proc.stderr
 
 
 def stdlib() -> frozenset[str]:
