@@ -11,7 +11,7 @@ standard one, is left to ``importlib.metadata`` itself.
 """
 
 # Plain str paths: this module lists and reads files, nothing more, and pathlib would cost more.
-# ruff: noqa: PTH100, PTH112, PTH118, PTH120, PTH122, PTH123, PTH208
+# ruff: noqa: PTH100, PTH112, PTH118, PTH122, PTH123, PTH208
 
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ from ._stamps import METADATA_SUFFIXES
 if TYPE_CHECKING:
     from collections.abc import Iterable
     from collections.abc import Iterator
+    from collections.abc import Mapping
     from importlib.metadata import Distribution
 
 __all__ = ["Found", "entry_points", "unlisted_files"]
@@ -148,27 +149,63 @@ def entry_points(group: str) -> Iterator[Found]:
             yield from _of_folder(folder, names, group, seen)
 
 
-def unlisted_files(dists: set[str], modules: Iterable[str]) -> list[str]:
-    """Return the files of ``modules`` that the ``RECORD`` of none of ``dists`` (metadata folders) lists."""
-    files = []
+def unlisted_files(plugins: Mapping[str, list[str]], modules: Iterable[str]) -> list[str]:
+    """Return the files of ``modules`` that the ``RECORD`` of no plugin's distribution lists.
+
+    :param plugins: the metadata folders of the plugins' distributions, by the
+        top-level package of their entry points. A module's file is looked
+        for first, as a line, in the ``RECORD`` of the plugins of its own
+        top-level package, where it almost always is; only files not found
+        there are looked for in every ``RECORD``, parsed in full.
+    """
+    records = _Records()
+    unlisted = []
     for name in modules:
         module_file = getattr(sys.modules.get(name), "__file__", None)
         if isinstance(module_file, str):
-            files.append(os.path.abspath(module_file))
-    listed: set[str] = set()
-    slash = os.sep == "/"
-    for dist in dists:
-        try:
-            with open(os.path.join(dist, "RECORD"), encoding="utf-8") as src:
-                record = src.read()
-        except OSError:
-            continue  # an egg-info, or a distribution an installer did not record
-        site = os.path.join(os.path.dirname(dist), "")
-        for rel in _record_paths(record):
-            # Most paths are plain ones below the site folder; only others need the slower normpath.
-            plain = slash and rel[:1] not in ("/", ".") and "/." not in rel
-            listed.add(site + rel if plain else os.path.normpath(os.path.join(site, rel)))
-    return [f for f in files if f not in listed]
+            path = os.path.abspath(module_file)
+            if not any(records.lists(dist, path) for dist in plugins.get(name.partition(".")[0], ())):
+                unlisted.append(path)
+    if not unlisted:
+        return []
+    listed = {path for dists in plugins.values() for dist in dists for path in records.paths(dist)}
+    return [f for f in unlisted if f not in listed]
+
+
+class _Records:
+    """The ``RECORD`` files of distributions, each read once."""
+
+    def __init__(self) -> None:
+        #: Per metadata folder: its site folder (ending in a separator) and its ``RECORD``.
+        self._read: dict[str, tuple[str, str | None]] = {}
+
+    def _of(self, dist: str) -> tuple[str, str | None]:
+        """Return the site folder and the ``RECORD``, after a newline so that each line starts with one."""
+        found = self._read.get(dist)
+        if found is None:
+            site = dist[: dist.rfind(os.sep) + 1]
+            text = _read(dist + os.sep + "RECORD")  # None: an egg-info, or a distribution not recorded
+            found = self._read[dist] = (site, None if text is None else "\n" + text)
+        return found
+
+    def lists(self, dist: str, path: str) -> bool:
+        """Whether ``dist``'s ``RECORD`` has a line for ``path`` as it is, relative to its site folder."""
+        site, text = self._of(dist)
+        return text is not None and path.startswith(site) and f"\n{path[len(site) :]}," in text
+
+    def paths(self, dist: str) -> list[str]:
+        """Return the absolute paths ``dist``'s ``RECORD`` lists, normalized."""
+        site, text = self._of(dist)
+        if text is None:
+            return []
+        slash = os.sep == "/"
+        # Most paths are plain ones below the site folder; only others need the slower normpath.
+        return [
+            site + rel
+            if slash and rel[:1] not in ("/", ".") and "/." not in rel
+            else os.path.normpath(os.path.join(site, rel))
+            for rel in _record_paths(text)
+        ]
 
 
 def _record_paths(record: str) -> list[str]:

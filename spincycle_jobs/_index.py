@@ -50,6 +50,7 @@ from ._stamps import stat
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from collections.abc import Sequence
 
 __all__ = ["CorruptIndexError", "Index", "PluginRow", "Snapshot", "TypeRow", "locate"]
 
@@ -143,7 +144,7 @@ class Snapshot:
     The rows are kept as the file's bytes, one JSON line per row (ASCII: JSON
     escapes the rest), so that a process that makes one type decodes one line,
     not thousands: the length of the plugins' lines, then those, then the
-    types', sorted by type.
+    types', in the order discovery found them.
 
     :param rows: those bytes, or a function that reads them when first needed
         (an index is checked before its rows are read).
@@ -167,12 +168,13 @@ class Snapshot:
         return self._parts
 
     @classmethod
-    def of(cls, plugins: list[PluginRow], types: list[TypeRow]) -> Snapshot:
-        """Return the snapshot of these rows, as the index file holds it."""
+    def of(cls, plugins: list[PluginRow], types: Sequence[tuple[str, str, str, str]]) -> Snapshot:
+        """Return the snapshot of these rows, as the index file holds it: ``types`` as :class:`TypeRow` s."""
         plugin_lines = "".join("\n" + _dumps(list(p)) for p in plugins).encode()
-        quote = json.encoder.encode_basestring_ascii  # a row of strings, written without the general encoder
-        rows = ((t.type, t.plugin, t.spec, "" if t.target == t.spec else t.target) for t in sorted(types))
-        type_lines = "".join("\n[" + ",".join(map(quote, row)) + "]" for row in rows).encode()
+        q = json.encoder.encode_basestring_ascii  # a row of strings, written without the general encoder
+        type_lines = "".join(
+            [f"\n[{q(t)},{q(p)},{q(s)},{q('' if g == s else g)}]" for t, p, s, g in types]
+        ).encode()
         return cls(b"%d" % len(plugin_lines) + plugin_lines + type_lines + b"\n")
 
     def data(self) -> bytes:
@@ -206,7 +208,7 @@ class Snapshot:
         return None if line is None else TypeRow.parse(_decode(line))
 
     def all_types(self) -> list[TypeRow]:
-        """Return every type's row, sorted by type."""
+        """Return every type's row, in the order discovery found them."""
         data, _, start = self._rows()
         return [TypeRow.parse(_decode(line)) for line in data[start:].split(b"\n") if line]
 

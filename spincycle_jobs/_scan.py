@@ -34,7 +34,6 @@ from ._errors import PluginError
 from ._errors import type_name
 from ._index import PluginRow
 from ._index import Snapshot
-from ._index import TypeRow
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -244,9 +243,12 @@ def scan(
         if snapshot is None:
             index.remove()
         else:
-            dists = {c.metadata for c in found if c.metadata is not None}
-            files = unlisted_files(dists, sys.modules.keys() - loaded_before)
-            index.write(stamps, dists, files, snapshot)
+            by_package: dict[str, list[str]] = {}
+            for c in found:
+                if c.metadata is not None and c.source is not None:
+                    by_package.setdefault(c.source.partition(":")[0].partition(".")[0], []).append(c.metadata)
+            files = unlisted_files(by_package, sys.modules.keys() - loaded_before)
+            index.write(stamps, {c.metadata for c in found if c.metadata is not None}, files, snapshot)
     return catalog
 
 
@@ -263,9 +265,13 @@ def _snapshot(catalog: LiveCatalog, found: list[Candidate]) -> Snapshot | None:
         if info is None or info.error is not None or c.source is None:
             return None
         plugins.append(PluginRow(c.name, c.distribution, c.version, c.source, info.load_seconds))
-    types = []
+    types: list[tuple[str, str, str, str]] = []
     for job_type, offers in catalog.all_offers().items():
-        if len(offers) > 1 or not offers[0].importable():
+        if len(offers) > 1:
             return None
-        types.append(TypeRow(job_type, offers[0].info.plugin, offers[0].spec, offers[0].info.target))
+        (offer,) = offers
+        if not offer.importable():
+            return None
+        offered = offer.info
+        types.append((job_type, offered.plugin, offer.spec, offered.target))  # a TypeRow's fields
     return Snapshot.of(plugins, types)

@@ -128,9 +128,23 @@ class Stamps:
         return stat(folder), dists
 
     def unchanged(self) -> bool:
-        """Whether every entry holds the same distributions, each as when the stamps were taken."""
-        now = [self._take(folder_of(entry))[1] for entry in self.entries]
-        return now == [dists for _, dists in self.seen]
+        """Whether what discovery read may be recorded as seen with these stamps.
+
+        An install, an upgrade or a removal while discovery ran adds or
+        removes a metadata folder, which changes its ``sys.path`` entry's own
+        stat: those are taken again. A file changed in place after its stamp
+        was taken needs nothing here: the next process finds it differs from
+        the stamp kept, and discovers again. But a stamp taken within the
+        clock's slack of the start may equal the stat of a change made in the
+        same tick, which no later check could see: then nothing is recorded.
+        """
+        recent = self.started_ns - CLOCK_SLACK_NS
+        for _own, dists in self.seen:
+            for stats in dists.values():
+                if any(st is not None and st[1] >= recent for st in stats):
+                    return False
+        folders = zip(self.entries, self.seen, strict=True)
+        return all(stat(folder_of(entry)) == own for entry, (own, _) in folders)
 
     def record(self, plugin_dists: set[str]) -> list[list[Any]]:
         """Return the stamps to keep: per entry, what a later check must find.
