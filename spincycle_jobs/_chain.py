@@ -25,6 +25,8 @@ from ._document import load_document
 from ._errors import JobError
 from ._jsondata import copy_data
 from ._state import State
+from ._wire import Field
+from ._wire import read_fields
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -130,37 +132,35 @@ class ChainJob:
 
     @classmethod
     def from_dict(cls, obj: object, where: str) -> ChainJob:
-        """Read what :meth:`to_dict` wrote.
+        """Read what :meth:`to_dict` wrote, by the wire rule (unknown fields are ignored).
 
         :raises ChainError: naming ``where`` and the field at fault.
         """
-        if not isinstance(obj, dict):
-            msg = f"{where}: expected a JSON object, got {type(obj).__name__}"
-            raise ChainError(msg)
-        for key, check, what in _JOB_FIELDS:
-            if not check(obj.get(key)):
-                msg = f"{where}: field {key!r} is missing or not {what}"
-                raise ChainError(msg, obj.get("id") if isinstance(obj.get("id"), str) else None)
+        job_id = obj.get("id") if isinstance(obj, dict) else None
+
+        def error(message: str) -> ChainError:
+            return ChainError(message, job_id if isinstance(job_id, str) else None)
+
+        values = read_fields(obj, _JOB_FIELDS, where, error)
         try:
-            record = JobRecord.from_dict(obj["record"], f"{where}, field 'record'")
+            record = JobRecord.from_dict(values.pop("record"), f"{where}, field 'record'")
         except DocumentError as err:
-            raise ChainError(str(err), obj["id"]) from None
+            raise error(str(err)) from None
         return cls(
-            obj["id"],
-            record,
-            tuple(obj["after"]),
-            obj["retry"],
-            float(obj["retry_wait"]),
-            State[obj["state"]],
-            obj["tries"],
-            obj["job_data"],
-            obj["error"],
-            obj["finished"],
+            record=record,
+            after=tuple(values.pop("after")),
+            retry_wait=float(values.pop("retry_wait")),
+            state=State[values.pop("state")],
+            **values,
         )
 
 
 def _is_name(value: object) -> TypeGuard[str]:
     return isinstance(value, str) and value != ""
+
+
+def _names(value: object) -> bool:
+    return isinstance(value, list) and all(isinstance(name, str) for name in value)
 
 
 def _count(value: object) -> bool:
@@ -175,16 +175,25 @@ def _wait(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value <= MAX_WAIT
 
 
+#: A chain job's fields, as the chain document holds them.
 _JOB_FIELDS: Final = (
-    ("id", _is_name, "a non-empty string"),
-    ("after", lambda v: isinstance(v, list) and all(isinstance(a, str) for a in v), "a list of strings"),
-    ("retry", _count, "an integer >= 0"),
-    ("retry_wait", _wait, f"a number of seconds from 0 to {MAX_WAIT:g}"),
-    ("state", lambda v: isinstance(v, str) and v in State.__members__, "a state name"),
-    ("tries", _count, "an integer >= 0"),
-    ("job_data", lambda v: v is None or isinstance(v, dict), "an object or null"),
-    ("error", lambda v: v is None or isinstance(v, str), "a string or null"),
-    ("finished", lambda v: v is None or (_count(v) and v > 0), "an integer > 0 or null"),
+    Field("id", _is_name, "a non-empty string"),
+    Field("record", lambda v: isinstance(v, dict), "an object"),
+    Field(
+        "after", lambda v: isinstance(v, list) and all(isinstance(a, str) for a in v), "a list of strings", ()
+    ),
+    Field("retry", _count, "an integer >= 0", 0),
+    Field("retry_wait", _wait, f"a number of seconds from 0 to {MAX_WAIT:g}", 0.0),
+    Field("state", lambda v: isinstance(v, str) and v in State.__members__, "a state name", "PENDING"),
+    Field("tries", _count, "an integer >= 0", 0),
+    Field("job_data", lambda v: v is None or isinstance(v, dict), "an object or null", None),
+    Field("error", lambda v: v is None or isinstance(v, str), "a string or null", None),
+    Field("finished", lambda v: v is None or (_count(v) and v != 0), "an integer > 0 or null", None),
+)
+#: A chain document's own fields.
+_CHAIN_FIELDS: Final = (
+    Field("request_id", _is_name, "a non-empty string"),
+    Field("jobs", lambda v: isinstance(v, list), "a list"),
 )
 
 
@@ -213,7 +222,7 @@ class Chain:
 
     @classmethod
     def from_json(cls, text: str, where: str = "the chain document") -> Chain:
-        """Read a chain document that :meth:`to_json` wrote.
+        """Read a chain document that :meth:`to_json` wrote, or a later minor version of it (see :doc:`/cli`).
 
         :param where: names the document in error messages, e.g. its file name.
         :raises ChainError: for text that is not a chain document, was changed
@@ -223,13 +232,8 @@ class Chain:
             body = load_document(text, CHAIN_FORMAT, where)
         except DocumentError as err:
             raise ChainError(str(err)) from None
-        request_id, jobs = body.get("request_id"), body.get("jobs")
-        if not _is_name(request_id):
-            msg = f"{where}: field 'request_id' is missing or not a non-empty string"
-            raise ChainError(msg)
-        if not isinstance(jobs, list):
-            msg = f"{where}: field 'jobs' is missing or not a list"
-            raise ChainError(msg)
+        fields = read_fields(body, _CHAIN_FIELDS, where, ChainError)
+        request_id, jobs = fields["request_id"], fields["jobs"]
         read = [ChainJob.from_dict(obj, f"{where}, job #{i + 1}") for i, obj in enumerate(jobs)]
         order = topological_order([(job.id, job.after) for job in read])
         by_id = {job.id: job for job in read}

@@ -29,6 +29,9 @@ from ._errors import JobError
 from ._jsondata import JSONDataError
 from ._jsondata import copy_data
 from ._jsondata import loads
+from ._wire import Field
+from ._wire import read_fields
+from ._wire import version_error
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -167,44 +170,34 @@ class JobRecord:
 
     @classmethod
     def from_dict(cls, obj: object, where: str) -> JobRecord:
-        """Read a record that :meth:`to_dict` wrote.
+        """Read a record that :meth:`to_dict` wrote, by the wire rule (unknown fields are ignored).
 
         :param where: names the record in error messages.
         :raises DocumentError: naming ``where`` and the field at fault.
         """
-        if not isinstance(obj, dict):
-            msg = f"{where}: expected a JSON object, got {type(obj).__name__}"
-            raise DocumentError(msg)
-        for key, types in _RECORD_FIELDS.items():
-            if not isinstance(obj.get(key), types):
-                msg = f"{where}: field {key!r} is missing or not {' or '.join(t.__name__ for t in types)}"
-                raise DocumentError(msg)
+        values = read_fields(obj, _RECORD_FIELDS, where, DocumentError)
         try:
-            data = base64.b64decode(obj["data"].encode("ascii"), validate=True)
+            data = base64.b64decode(values.pop("data").encode("ascii"), validate=True)
         except (binascii.Error, UnicodeEncodeError) as err:
             msg = f"{where}: field 'data' is not base64 ({err})"
             raise DocumentError(msg) from None
-        return cls(
-            obj["type"],
-            obj["name"],
-            data,
-            obj.get("job_args") or {},
-            obj.get("plugin"),
-            obj.get("distribution"),
-            obj.get("version"),
-        )
+        return cls(data=data, **values | {"job_args": values["job_args"] or {}})
 
 
-_OPT_STR = (str, type(None))
-_RECORD_FIELDS: Final = {
-    "type": (str,),
-    "name": (str,),
-    "data": (str,),
-    "job_args": (dict, type(None)),
-    "plugin": _OPT_STR,
-    "distribution": _OPT_STR,
-    "version": _OPT_STR,
-}
+def _optional_str(value: object) -> bool:
+    return value is None or isinstance(value, str)
+
+
+#: A job record's fields, as its JSON form holds them.
+_RECORD_FIELDS: Final = (
+    Field("type", lambda v: isinstance(v, str), "a string"),
+    Field("name", lambda v: isinstance(v, str), "a string"),
+    Field("data", lambda v: isinstance(v, str), "a string (base64)"),
+    Field("job_args", lambda v: v is None or isinstance(v, dict), "an object or null", None),
+    Field("plugin", _optional_str, "a string or null", None),
+    Field("distribution", _optional_str, "a string or null", None),
+    Field("version", _optional_str, "a string or null", None),
+)
 
 
 def _json_data(value: Any, what: str) -> Any:
@@ -231,7 +224,7 @@ def dump_document(fmt: str, body: dict[str, Any]) -> str:
 
 
 def load_document(text: str, fmt: str, where: str) -> dict[str, Any]:
-    """Read and verify a document that :func:`dump_document` wrote with format ``fmt``.
+    """Read and verify a document that :func:`dump_document` wrote as ``fmt``, or as a later minor version.
 
     :returns: the body, without ``format`` and ``sha256``.
     :raises DocumentError: naming ``where`` for text that is not such a
@@ -242,9 +235,12 @@ def load_document(text: str, fmt: str, where: str) -> dict[str, Any]:
     except (ValueError, TypeError, RecursionError) as err:
         msg = f"{where} is not JSON ({err})"
         raise DocumentError(msg) from None
-    if not isinstance(doc, dict) or doc.get("format") != fmt:
-        msg = f"{where} is not a {fmt} document"
-        raise DocumentError(msg)
+    kind, _, major = fmt.removeprefix("spincycle-jobs/").partition("/")
+    problem = version_error(
+        doc.get("format") if isinstance(doc, dict) else None, kind, int(major), where, "document"
+    )
+    if problem is not None or not isinstance(doc, dict):
+        raise DocumentError(problem or where)
     claimed = doc.pop("sha256", None)
     if not isinstance(claimed, str):
         msg = f"{where} has no sha256"

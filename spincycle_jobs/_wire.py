@@ -14,6 +14,14 @@ one key per field. The rule, the same for every record:
 
 Add an optional field: bump the minor version. Remove, rename or retype
 a field, or add one without a default: bump the major version.
+
+Documents (a job document, a chain document) follow the same rule, at
+every level: the document, each chain job, each job record. Their tags,
+``spincycle-jobs/job/1`` and ``spincycle-jobs/chain/1``, name the major
+version alone, which is minor version 0; a reader takes ``1`` and ``1.N``
+alike. Their fields, which carry checks of their own (a non-empty id, a
+count from 0), are declared as :class:`Field` s and read by
+:func:`read_fields`, as a wire record's are.
 """
 
 from __future__ import annotations
@@ -21,6 +29,7 @@ from __future__ import annotations
 import enum
 import types
 import typing
+from typing import TYPE_CHECKING
 from typing import Any
 from typing import Final
 from typing import TypeVar
@@ -29,7 +38,11 @@ import attrs
 
 from ._errors import JobError
 
-__all__ = ["WireError", "from_wire", "to_wire", "wire"]
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from collections.abc import Iterable
+
+__all__ = ["Field", "WireError", "from_wire", "read_fields", "to_wire", "version_error", "wire"]
 
 _PREFIX: Final = "spincycle-jobs/"
 
@@ -53,8 +66,10 @@ class _Spec:
     kind: str
     major: int
     minor: int
-    #: (name, JSON types accepted, how to read a value, whether it is required)
-    fields: tuple[tuple[str, tuple[type, ...], Any, bool], ...]
+    #: The fields, as their JSON values are checked.
+    fields: tuple[Field, ...]
+    #: What reads a checked value into the field's type, by field, where a value is not used as it is.
+    readers: dict[str, Any] = attrs.field(factory=dict)
 
     #: ``spincycle-jobs/KIND/MAJOR.MINOR``.
     tag: str = attrs.field(init=False)
@@ -91,10 +106,15 @@ def _spec(cls: type) -> _Spec:
     if spec is None:
         spec = _SPECS[cls]
         hints = typing.get_type_hints(cls)
-        fields = tuple(
-            (f.name, *_reader(hints[f.name]), f.default is attrs.NOTHING) for f in attrs.fields(cls)
-        )
-        spec = _SPECS[cls] = _READY[cls] = attrs.evolve(spec, fields=fields)
+        fields, readers = [], {}
+        for f in attrs.fields(cls):
+            accepted, read = _reader(hints[f.name])
+            what = " or ".join("null" if t is type(None) else t.__name__ for t in accepted)
+            default = REQUIRED if f.default is attrs.NOTHING else ABSENT  # absent: attrs gives the default
+            fields.append(Field(f.name, _accepts(accepted), what, default))
+            if read is not None:
+                readers[f.name] = read
+        spec = _SPECS[cls] = _READY[cls] = attrs.evolve(spec, fields=tuple(fields), readers=readers)
     return spec
 
 
@@ -125,7 +145,8 @@ def to_wire(record: object) -> dict[str, Any]:
     """Return a wire record as JSON data, with its ``format`` tag."""
     spec = _spec(type(record))
     out: dict[str, Any] = {"format": spec.tag}
-    for name, _accepted, _read, _required in spec.fields:
+    for field in spec.fields:
+        name = field.name
         value = getattr(record, name)
         if type(value) in _PLAIN:
             out[name] = value
@@ -140,6 +161,75 @@ def to_wire(record: object) -> dict[str, Any]:
     return out
 
 
+#: A :class:`Field` default that leaves the field out of what :func:`read_fields` returns.
+ABSENT: Final = object()
+#: The :class:`Field` default of a field that every record must have.
+REQUIRED: Final = object()
+
+
+@attrs.frozen
+class Field:
+    """One field of a record as its JSON form holds it: what its value must be, and its default."""
+
+    name: str
+    #: Whether a JSON value is one this field takes.
+    check: Callable[[object], bool]
+    #: What such a value is, as error messages say it: ``"a string"``, ``"an integer >= 0"``.
+    what: str
+    #: The value of a record that lacks the field; :data:`REQUIRED` when it must have it.
+    default: object = REQUIRED
+
+
+def read_fields(
+    obj: object, fields: Iterable[Field], where: str, error: Callable[[str], Exception]
+) -> dict[str, Any]:
+    """Read the ``fields`` of ``obj`` by the rule: unknown keys ignored, missing ones defaulted or refused.
+
+    :param error: makes the exception to raise from a message that names ``where`` and the field.
+    :returns: each field's value (its default when absent, none for :data:`ABSENT`).
+    """
+    if not isinstance(obj, dict):
+        msg = f"{where}: expected a JSON object, got {type(obj).__name__}"
+        raise error(msg)
+    values: dict[str, Any] = {}
+    for field in fields:
+        if field.name not in obj:
+            if field.default is REQUIRED:
+                msg = f"{where}: field {field.name!r} is missing"
+                raise error(msg)
+            if field.default is not ABSENT:
+                values[field.name] = field.default
+            continue
+        value = obj[field.name]
+        if not field.check(value):
+            msg = f"{where}: field {field.name!r} is not {field.what}"
+            raise error(msg)
+        values[field.name] = value
+    return values
+
+
+def version_error(tag: object, kind: str, major: int, where: str, what: str = "record") -> str | None:
+    """Return why what is tagged ``tag`` cannot be read as ``kind`` version ``major``, or ``None``.
+
+    ``spincycle-jobs/KIND/MAJOR`` and ``spincycle-jobs/KIND/MAJOR.MINOR`` are read, whatever the minor.
+    """
+    prefix = f"{_PREFIX}{kind}/"
+    if not isinstance(tag, str) or not tag.startswith(prefix):
+        return f"{where}: not a {kind} {what} (format {tag!r}, expected {prefix}{major})"
+    version = tag[len(prefix) :]
+    got, dot, minor = version.partition(".")
+    if got != str(major) or (dot and not minor.isdigit()):
+        return f"{where}: {kind} {what} version {version} is not {major}.x, the version read here"
+    return None
+
+
+def _accepts(accepted: tuple[type, ...]) -> Callable[[object], bool]:
+    def check(value: object) -> bool:
+        return isinstance(value, accepted) and (bool in accepted or not isinstance(value, bool))
+
+    return check
+
+
 def from_wire(cls: type[T], obj: object, where: str) -> T:
     """Read a wire record of class ``cls`` that :func:`to_wire` wrote, by the rule above.
 
@@ -150,30 +240,13 @@ def from_wire(cls: type[T], obj: object, where: str) -> T:
     if not isinstance(obj, dict):
         msg = f"{where}: expected a JSON object, got {type(obj).__name__}"
         raise WireError(msg)
-    tag = obj.get("format")
-    expected = f"{_PREFIX}{spec.kind}/"
-    if not isinstance(tag, str) or not tag.startswith(expected):
-        msg = f"{where}: not a {spec.kind} record (format {tag!r}, expected {spec.tag!r})"
-        raise WireError(msg)
-    version = tag[len(expected) :]
-    if version.partition(".")[0] != str(spec.major):
-        msg = f"{where}: {spec.kind} record version {version} is not {spec.major}.x, the version read here"
-        raise WireError(msg)
-    values: dict[str, Any] = {}
-    for name, accepted, read, required in spec.fields:
-        if name not in obj:
-            if required:
-                msg = f"{where}: field {name!r} is missing"
-                raise WireError(msg)
-            continue
-        value = obj[name]
-        if not isinstance(value, accepted) or (isinstance(value, bool) and bool not in accepted):
-            names = " or ".join("null" if t is type(None) else t.__name__ for t in accepted)
-            msg = f"{where}: field {name!r} is {type(value).__name__}, expected {names}"
-            raise WireError(msg)
-        if value is not None and read is not None:
-            value = _read(read, value, f"{where}, field {name!r}")
-        values[name] = value
+    problem = version_error(obj.get("format"), spec.kind, spec.major, where)
+    if problem is not None:
+        raise WireError(problem)
+    values = read_fields(obj, spec.fields, where, WireError)
+    for name, read in spec.readers.items():
+        if values.get(name) is not None:
+            values[name] = _read(read, values[name], f"{where}, field {name!r}")
     return cls(**values)
 
 

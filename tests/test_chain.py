@@ -450,8 +450,11 @@ class TestDocument:
         [
             (lambda text: text.replace('"noop"', '"sleep"'), "does not match its sha256"),
             (lambda text: text[: len(text) // 2], "is not JSON"),
-            (lambda text: text.replace(CHAIN_FORMAT, JOB_FORMAT), "is not a spincycle-jobs/chain/1 document"),
-            (lambda text: "[]", "is not a spincycle-jobs/chain/1 document"),
+            (
+                lambda text: text.replace(CHAIN_FORMAT, JOB_FORMAT),
+                r"not a chain document \(format 'spincycle-jobs/job/1', expected spincycle-jobs/chain/1\)",
+            ),
+            (lambda text: "[]", r"not a chain document \(format None"),
         ],
         ids=["tampered", "truncated", "foreign", "not an object"],
     )
@@ -467,14 +470,14 @@ class TestDocument:
         ("edit", "match"),
         [
             (lambda body: body.pop("request_id"), "'request_id' is missing"),
-            (lambda body: body.update(jobs={}), "'jobs' is missing or not a list"),
+            (lambda body: body.update(jobs={}), "field 'jobs' is not a list"),
             (
                 lambda body: body["jobs"][0].update(retry=-1),
-                r"job #1: field 'retry' is missing or not an integer",
+                r"job #1: field 'retry' is not an integer >= 0",
             ),
             (
                 lambda body: body["jobs"][0].update(state="DONE"),
-                "field 'state' is missing or not a state name",
+                "field 'state' is not a state name",
             ),
             (lambda body: body["jobs"][0]["record"].update(data="!!"), "field 'data' is not base64"),
             (lambda body: body["jobs"][0].update(after=["a"]), r"cycle: 'a' -> 'a'"),

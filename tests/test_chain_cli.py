@@ -263,7 +263,7 @@ class TestRun:
         [
             (lambda text: text.replace('"noop"', '"sleep"'), [], "does not match its sha256"),
             (lambda text: text[:100], [], "is not JSON"),
-            (lambda text: "{}", [], "is not a spincycle-jobs/chain/1 document"),
+            (lambda text: "{}", [], "not a chain document (format None, expected spincycle-jobs/chain/1)"),
             (lambda text: text, ["--executor", "dask"], "--executor dask needs --scheduler ADDRESS"),
             (lambda text: text, ["--scheduler", "tcp://x:1"], "--scheduler is for an executor that hands"),
             (lambda text: text, ["--save", "/nonexistent/dir/saved.json"], "No such file or directory"),

@@ -295,7 +295,7 @@ def _read_chain(path: str) -> Chain:
     try:
         return Chain.from_json(text, f"chain document {'<stdin>' if path == '-' else path!r}")
     except ChainError as error:
-        hint = document_hint(text, path) if "is not" in str(error) else ""
+        hint = document_hint(text, path, error)
         if not hint:
             raise
         msg = f"{error}{hint}"

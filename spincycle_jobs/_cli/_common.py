@@ -298,12 +298,14 @@ def add_kv(parser: argparse.ArgumentParser, short: str, long: str, dest: str, wh
     )
 
 
-def document_hint(text: str, path: str) -> str:
-    """Return how to use ``text`` when it is a document of another kind than asked for, or ``""``.
+def document_hint(text: str, path: str, error: Exception) -> str:
+    """Return how to use ``text`` when ``error`` says it is not a document of the kind asked for, or ``""``.
 
     A TOML request spec wants ``chain create``; a chain document ``chain
     run``; a job document ``run --from``.
     """
+    if "is not JSON" not in str(error) and ": not a " not in str(error):
+        return ""  # a document of the right kind, refused for what it holds
     name = "FILE" if path == "-" else path
     head = text.lstrip()[:4096]
     if '"spincycle-jobs/chain/' in head:

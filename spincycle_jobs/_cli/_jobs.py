@@ -159,7 +159,7 @@ def _job_from_document(jobs: Factory, path: str) -> Job:
     try:
         body = load_document(text, JOB_FORMAT, where)
     except DocumentError as error:
-        hint = document_hint(text, path)
+        hint = document_hint(text, path, error)
         if not hint:
             raise
         msg = f"{error}{hint}"
