@@ -179,7 +179,14 @@ def _type_name(err: BaseException) -> str:
     return cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
 
 
-def run_attempt(factory: Factory, attempt: Attempt, started: Callable[[Job], None]) -> Outcome:
+def run_attempt(
+    factory: Factory,
+    attempt: Attempt,
+    started: Callable[[Job], None],
+    *,
+    place: str | None = None,
+    vet: Callable[[Job], str | None] | None = None,
+) -> Outcome:
     """Run one try where this is called: make and deserialize the job, then run it.
 
     Every way a try can go wrong becomes a ``FAIL`` outcome whose error
@@ -191,19 +198,32 @@ def run_attempt(factory: Factory, attempt: Attempt, started: Callable[[Job], Non
 
     :param started: called with the job just before its ``run``, so that
         the caller can reach its ``stop()`` and ``status()``.
+    :param place: where this runs, as errors name it ("worker ADDRESS (host
+        NAME)"); this host by default.
+    :param vet: called with the job once it is made; a message it returns
+        fails the try with it, and the job does not run.
     """
     began = time.time()
-    outcome = _run(factory, attempt, started)
+    outcome = _run(factory, attempt, started, place or f"host {_host()!r}", vet)
     return attrs.evolve(outcome, started=began, finished=time.time(), host=_host(), pid=os.getpid())
 
 
-def _run(factory: Factory, attempt: Attempt, started: Callable[[Job], None]) -> Outcome:
+def _run(
+    factory: Factory,
+    attempt: Attempt,
+    started: Callable[[Job], None],
+    place: str,
+    vet: Callable[[Job], str | None] | None,
+) -> Outcome:
     where = f"job {attempt.job_id!r} ({attempt.record.type} {attempt.record.name!r})"
     try:
         job_data = copy_data(attempt.job_data)
         job = make_job(factory, attempt.record, where, lambda _msg: None)
     except Exception as err:  # noqa: BLE001 - a job that cannot be made fails alone
-        return _raised(err, f"cannot make {where} on host {_host()!r}: ", attempt.job_data)
+        return _raised(err, f"cannot make {where} on {place}: ", attempt.job_data)
+    refused = None if vet is None else vet(job)
+    if refused is not None:
+        return Outcome.failed(f"JobError: {where} cannot run on {place}: {refused}", attempt.job_data)
     started(job)
     try:
         result: object = job.run(job_data)

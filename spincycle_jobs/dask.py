@@ -24,6 +24,7 @@ import json
 import logging
 import os
 import queue
+import socket
 import subprocess
 import sys
 import threading
@@ -43,6 +44,8 @@ from ._executor import Attempt
 from ._executor import Outcome
 from ._executor import run_attempt
 from ._factory import Factory
+from ._stamps import Stat as _Stat
+from ._stamps import stat as _stat
 from ._tries import Running
 
 if TYPE_CHECKING:
@@ -84,9 +87,62 @@ _RELEASE_BATCH: Final = 100
 #: How many task keys a worker remembers (tries it started, stops that came first).
 _REMEMBER: Final = 100_000
 
+class _Plugins:
+    """A worker's plugins: its Factory, made anew when distributions come or go, and the code it imported.
+
+    A worker lives longer than the plugins installed under it. Installing,
+    upgrading or removing a distribution adds or removes a metadata folder,
+    which changes its ``sys.path`` folder's own stat: a try that finds one
+    changed gets a new :class:`~spincycle_jobs.Factory`, so a distribution
+    installed after the worker started is seen at its next try. But Python
+    never imports a module twice: a job class whose module file changed on
+    disk after this process imported it (an upgrade, an edit) would run its
+    old code, so such a try fails instead, saying to restart the worker.
+    """
+
+    def __init__(self) -> None:
+        self._factory: Factory | None = None
+        self._folders: list[tuple[str, _Stat]] = []
+        #: The module file of each job class run here, and its stat when first run.
+        self._code: dict[str, tuple[str, _Stat]] = {}
+        self._lock = threading.Lock()
+
+    def factory(self) -> Factory:
+        """Return this worker's Factory, new when a ``sys.path`` folder changed since it was made."""
+        folders = [(entry, _stat(entry or ".")) for entry in sys.path]
+        with self._lock:
+            if self._factory is None or folders != self._folders:
+                self._factory, self._folders = Factory(), folders
+                self._imported()  # what discovery imported: plugins whose hooks import their job classes
+            return self._factory
+
+    def _imported(self) -> None:
+        """Record the stat of each imported module's file not recorded yet: the code this process runs."""
+        for name, module in list(sys.modules.items()):
+            path = getattr(module, "__file__", None)
+            if isinstance(path, str) and name not in self._code:
+                self._code[name] = (path, _stat(path))
+
+    def stale(self, job: Job) -> str | None:
+        """Return why ``job``'s class must not run here, its module file changed on disk, or ``None``."""
+        name = type(job).__module__
+        path = getattr(sys.modules.get(name), "__file__", None)
+        if not isinstance(path, str):
+            return None
+        now = _stat(path)
+        with self._lock:
+            first = self._code.setdefault(name, (path, now))  # imported by this try: as it is now
+        if first == (path, now):
+            return None
+        return (
+            f"the code of job type {job.type()!r} changed on disk after this worker imported it "
+            f"(module {name}, {path}): restart the worker to run the new code"
+        )
+
+
 # What one worker process knows; guarded by _lock.
 _lock = threading.Lock()
-_factory: Factory | None = None
+_plugins = _Plugins()
 _running = Running()
 _started: collections.OrderedDict[str, None] = collections.OrderedDict()
 _orphan_watch: threading.Thread | None = None
@@ -108,22 +164,20 @@ def run_try(attempt_json: str, task_key: str) -> str:
         and :func:`try_statuses` name it.
     :returns: the :class:`~spincycle_jobs.Outcome` as JSON text.
     """
-    global _factory  # noqa: PLW0603 - one factory per worker process, made on first need
     attempt = Attempt.from_dict(json.loads(attempt_json))
     with _lock:
         if task_key in _started:
             msg = f"JobError: try {attempt.key!r} was started on this worker before; it does not run twice"
             return json.dumps(Outcome.failed(msg, attempt.job_data).to_dict())
         _remember(_started, task_key)
-        if _factory is None:
-            _factory = Factory()
-        factory = _factory
+    factory = _plugins.factory()
+    worker = _worker()  # known in a task's thread alone
+    place = f"host {socket.gethostname()!r}" if worker is None else f"worker {worker.address}"
 
     def started(job: Job) -> None:
         global _orphan_watch  # noqa: PLW0603 - one per worker process, started with the first try
         with _lock:
             _tell_watchdog(b"+")
-            worker = _worker()  # known in a task's thread alone
             if _orphan_watch is None and worker is not None:
                 _orphan_watch = threading.Thread(
                     target=_stop_orphans, args=(worker,), name="spincycle-jobs-orphans"
@@ -133,13 +187,12 @@ def run_try(attempt_json: str, task_key: str) -> str:
         _running.made(task_key, job)
 
     try:
-        outcome = run_attempt(factory, attempt, started)
+        outcome = run_attempt(factory, attempt, started, place=place, vet=_plugins.stale)
     finally:
         with _lock:
             if task_key in _running:
                 _tell_watchdog(b"-")
             _running.ended(task_key)
-    worker = _worker()
     if worker is not None:
         outcome = attrs.evolve(outcome, worker=worker.address)
     text = json.dumps(outcome.to_dict())

@@ -10,6 +10,7 @@ create`` in a process that has the folder too.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
@@ -520,10 +521,17 @@ class DaskHosts:
 @pytest.fixture
 def dask_processes(tmp_path: Path) -> Iterator[DaskHosts]:
     """A real ``dask scheduler`` and ``dask worker`` on 127.0.0.1; none left after."""
+    with dask_hosts(tmp_path) as hosts:
+        yield hosts
+
+
+@contextlib.contextmanager
+def dask_hosts(tmp_path: Path, **env: str) -> Iterator[DaskHosts]:
+    """Start a real ``dask scheduler`` and ``dask worker`` on 127.0.0.1, with ``env`` added; stop both."""
     dask = Path(sys.executable).parent / "dask"
     port = free_port()
     address = f"tcp://127.0.0.1:{port}"
-    env = clean_env(DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES="0")
+    env = clean_env(DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES="0", **env)
     logs = tmp_path / "dask-logs"
     logs.mkdir()
     started = []
