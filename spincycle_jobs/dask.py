@@ -39,6 +39,7 @@ from typing import TypeAlias
 import attrs
 import distributed
 
+from . import _watchdog as _watchdog_module
 from ._errors import JobError
 from ._executor import Attempt
 from ._executor import Outcome
@@ -86,6 +87,7 @@ _RELEASE_AFTER: Final = 0.02
 _RELEASE_BATCH: Final = 100
 #: How many task keys a worker remembers (tries it started, stops that came first).
 _REMEMBER: Final = 100_000
+
 
 class _Plugins:
     """A worker's plugins: its Factory, made anew when distributions come or go, and the code it imported.
@@ -244,53 +246,8 @@ def _task_key(attempt: Attempt) -> str:
     return f"spincycle-jobs-try-{attempt.key}-{uuid.uuid4().hex[:12]}"
 
 
-#: The watchdog: a small process that kills, when its worker process dies,
-#: the processes that the worker's running jobs started. Linux only: it reads /proc.
-_WATCHDOG: Final = """\
-import os, select, signal, sys, time
-worker, me = int(sys.argv[1]), os.getpid()
-
-def stat(pid):
-    try:
-        with open("/proc/%s/stat" % pid, "rb") as f:
-            text = f.read()
-    except OSError:
-        return None
-    return text[text.rindex(b")") + 2 :].split()
-
-def children():
-    found = {}
-    for name in os.listdir("/proc"):
-        fields = stat(name) if name.isdigit() and int(name) != me else None
-        if fields and int(fields[1]) == worker:
-            found[int(name)] = (int(fields[2]), fields[19])
-    return found
-
-running, seen, wait, due = 0, {}, 0.01, None
-while True:
-    now = time.monotonic()
-    if select.select([0], [], [], None if due is None else max(0.0, due - now))[0]:
-        data = os.read(0, 4096)
-        if not data:
-            break
-        running += data.count(b"+") - data.count(b"-")
-        if running <= 0:
-            seen, due = {}, None
-        elif b"+" in data:  # a try started: look for its commands soon, not before it could start one
-            wait = 0.01
-            due = now + wait if due is None else min(due, now + wait)
-    elif due is not None:
-        seen = children()
-        wait = min(0.25, wait * 2)
-        due = time.monotonic() + wait
-for pid, (group, start) in seen.items():
-    fields = stat(pid)
-    if fields and fields[19] == start:
-        try:
-            os.killpg(pid, signal.SIGKILL) if group == pid else os.kill(pid, signal.SIGKILL)
-        except OSError:
-            pass
-"""
+#: The watchdog (see :mod:`._watchdog`): a script of the standard library alone, run by its path.
+_WATCHDOG: Final = _watchdog_module.__file__
 _watchdog: subprocess.Popen[bytes] | None = None
 
 
@@ -302,7 +259,7 @@ def _tell_watchdog(sign: bytes) -> None:
     try:
         if _watchdog is None:
             _watchdog = subprocess.Popen(  # noqa: S603 - this Python, this code
-                [sys.executable, "-I", "-S", "-c", _WATCHDOG, str(os.getpid())],
+                [sys.executable, "-I", "-S", _WATCHDOG, str(os.getpid())],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,

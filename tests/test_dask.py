@@ -592,7 +592,7 @@ def orphan_watchdogs() -> list[int]:
             continue
         if (
             len(args) > 2
-            and args[-3] == _WATCHDOG.encode()
+            and args[-3] == os.fsencode(_WATCHDOG)
             and gone(int(args[-2]))
             and not gone(int(entry.name))
         ):
