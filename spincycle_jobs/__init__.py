@@ -40,10 +40,10 @@ if TYPE_CHECKING:
     from ._chainrunner import ChainResult
     from ._chainrunner import ChainRunner
     from ._document import JobRecord
-    from ._executor import Attempt
     from ._executor import Executor
     from ._executor import Outcome
-    from ._executor import run_attempt
+    from ._executor import Try
+    from ._executor import run_try
     from ._markers import hookimpl
     from ._markers import hookspec
     from ._store import JobInfo
@@ -63,7 +63,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ArgNotSetError",
-    "Attempt",
     "BaseJob",
     "Chain",
     "ChainBuilder",
@@ -104,6 +103,7 @@ __all__ = [
     "Store",
     "StoreError",
     "ThreadExecutor",
+    "Try",
     "TypeInfo",
     "UnknownJobTypeError",
     "WireError",
@@ -114,7 +114,7 @@ __all__ = [
     "hookimpl",
     "hookspec",
     "open_store",
-    "run_attempt",
+    "run_try",
 ]
 
 
@@ -125,7 +125,6 @@ def __dir__() -> list[str]:
 #: Names whose modules load on first use: chains need hashlib and json, and the run store sqlite3,
 #: which making a job does not.
 _LAZY = {
-    "Attempt": "_executor",
     "Chain": "_chain",
     "ChainBuilder": "_chain",
     "ChainError": "_chain",
@@ -148,9 +147,10 @@ _LAZY = {
     "Store": "_store",
     "StoreError": "_store",
     "ThreadExecutor": "_threadexec",
+    "Try": "_executor",
     "WireError": "_wire",
     "open_store": "_store",
-    "run_attempt": "_executor",
+    "run_try": "_executor",
 }
 
 

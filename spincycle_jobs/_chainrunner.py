@@ -28,9 +28,9 @@ from ._chainstate import JobEnded
 from ._chainstate import Start
 from ._chainstate import StopTry
 from ._chainstate import TryEnded
-from ._executor import Attempt
 from ._executor import Executor
 from ._executor import Outcome
+from ._executor import Try
 from ._jsondata import copy_data
 from ._return import Return
 from ._runner import RunResult
@@ -270,17 +270,17 @@ class ChainRunner:
         """
         with self._cond:
             running = [
-                (job.spec, job.attempt, job.tries)
+                (job.spec, job.try_, job.tries)
                 for job in self._state.jobs()
-                if job.attempt is not None or job.due is not None
+                if job.try_ is not None or job.due is not None
             ]
         records = []
-        for spec, attempt, tries in running:
-            if attempt is None:
+        for spec, try_, tries in running:
+            if try_ is None:
                 text = f"waiting to start try {tries + 1}"
             else:
                 try:
-                    text = self._executor.status(attempt) if self._executor is not None else ""
+                    text = self._executor.status(try_) if self._executor is not None else ""
                 except Exception as err:  # noqa: BLE001 - a broken executor must not break the caller
                     text = f"status() raised {type(err).__name__}: {err}"
             records.append(ChainJobStatus(spec.id, spec.type, spec.name, tries, text))
@@ -339,13 +339,13 @@ class ChainRunner:
 
         request_id = self.chain.request_id
         if isinstance(action, Start):
-            a = action.attempt
+            a = action.try_
             entry = LogEntry(
                 request_id, a.job_id, self._drive, a.try_number, a.record.type, a.record.name, time.time()
             )
             store.try_started(owner, entry)
         elif isinstance(action, TryEnded):
-            a, o = action.attempt, action.outcome
+            a, o = action.try_, action.outcome
             entry = LogEntry(
                 request_id,
                 a.job_id,
@@ -385,7 +385,7 @@ class ChainRunner:
 
     # -- carrying out what the state machine asks; _apply runs under self._cond --
 
-    def _apply(self, actions: list[Action]) -> tuple[list[Attempt], list[Attempt]]:
+    def _apply(self, actions: list[Action]) -> tuple[list[Try], list[Try]]:
         """Record and report what ended; return the tries to start and those to stop, for outside the lock."""
         starts, stops = [], []
         events = [action for action in actions if not isinstance(action, StopTry)]
@@ -398,18 +398,18 @@ class ChainRunner:
                 self._fail(err)
         for action in actions:
             if isinstance(action, Start):
-                self._started_at[action.attempt.key] = time.time()
-                starts.append(action.attempt)
+                self._started_at[action.try_.key] = time.time()
+                starts.append(action.try_)
             elif isinstance(action, StopTry):
-                stops.append(action.attempt)
+                stops.append(action.try_)
             else:
                 self._ended_job(action)
         return starts, stops
 
     def _ended_job(self, action: TryEnded | JobEnded) -> None:
         if isinstance(action, TryEnded):
-            o, job_id = action.outcome, action.attempt.job_id
-            self._started_at.pop(action.attempt.key, None)
+            o, job_id = action.outcome, action.try_.job_id
+            self._started_at.pop(action.try_.key, None)
             error = None if o.error is None else ChainError(o.error, job_id, traceback=o.traceback)
             self._returns[job_id].append(Return(o.state, o.exit, error, o.stdout, o.stderr))
             if action.job_state is None:
@@ -431,7 +431,7 @@ class ChainRunner:
                 self._error = err
         self.stop()
 
-    def _launch(self, attempts: list[Attempt]) -> None:
+    def _launch(self, tries: list[Try]) -> None:
         """Hand tries to the executor, outside the lock: ``done`` may come before ``start`` returns.
 
         The executor's acceptance of them all is then told to the state
@@ -440,35 +440,35 @@ class ChainRunner:
         """
         assert self._executor is not None  # noqa: S101 - set by run()
         start_all = getattr(self._executor, "start_all", None)
-        if start_all is not None and len(attempts) > 1 and not self._stop_event.is_set():
+        if start_all is not None and len(tries) > 1 and not self._stop_event.is_set():
             try:  # one call for all: an executor's lock taken once, not once per try
-                start_all(attempts, self._done)
-                attempts, handed = [], attempts
+                start_all(tries, self._done)
+                tries, handed = [], tries
             except Exception:  # noqa: BLE001 - none started: each is tried alone below, and fails alone
                 handed = []
         else:
             handed = []
-        for attempt in attempts:
+        for try_ in tries:
             if self._stop_event.is_set():
                 with self._cond:
-                    self._apply(self._state.withdraw(attempt))
+                    self._apply(self._state.withdraw(try_))
                     self._cond.notify_all()
                 continue
             try:
-                self._executor.start(attempt, self._done)
+                self._executor.start(try_, self._done)
             except Exception as err:  # noqa: BLE001 - a try that cannot start fails like any other
-                self._done(attempt, Outcome.failed(f"cannot start the try: {type(err).__name__}: {err}"))
+                self._done(try_, Outcome.failed(f"cannot start the try: {type(err).__name__}: {err}"))
                 continue
-            handed.append(attempt)
+            handed.append(try_)
         if handed:
             with self._cond:
                 stops = [s for a in handed for s in self._apply(self._state.handed(a))[1]]
             self._stop_tries(stops)
 
-    def _done(self, attempt: Attempt, outcome: Outcome) -> None:
+    def _done(self, try_: Try, outcome: Outcome) -> None:
         """Take the executor's word that a try ended, in any thread: record the end, start what may start."""
         with self._cond:
-            starts, stops = self._apply(self._state.ended(attempt, outcome, time.monotonic()))
+            starts, stops = self._apply(self._state.ended(try_, outcome, time.monotonic()))
             state = self._state
             if not state.running or state.next_due is not None or self._stop_event.is_set():
                 self._cond.notify_all()  # the driving thread waits for these alone: wake it for nothing else
@@ -481,12 +481,12 @@ class ChainRunner:
             self._cond.notify_all()
         self._stop_tries(stops)
 
-    def _stop_tries(self, attempts: list[Attempt]) -> None:
+    def _stop_tries(self, tries: list[Try]) -> None:
         """Call the executor's ``stop()`` for each try, each in a thread, so all at once."""
         executor = self._executor
-        for attempt in attempts:
+        for try_ in tries:
             if executor is not None:
-                threading.Thread(target=executor.stop, args=(attempt,), daemon=True).start()
+                threading.Thread(target=executor.stop, args=(try_,), daemon=True).start()
 
     def _drive_run(self) -> None:
         """Start the first tries, then those that come due, until the chain ends; then, if stopped, wait."""

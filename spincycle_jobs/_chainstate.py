@@ -20,8 +20,8 @@ from typing import final
 import attrs
 
 from ._chain import Chain
-from ._executor import Attempt
 from ._executor import Outcome
+from ._executor import Try
 from ._jsondata import copy_data
 from ._state import State
 
@@ -38,7 +38,7 @@ __all__ = ["Action", "ChainState", "JobEnded", "Start", "StopTry", "TryEnded"]
 class Start:
     """Hand this try to the executor (and record that it started)."""
 
-    attempt: Attempt
+    try_: Try
 
 
 @final
@@ -46,7 +46,7 @@ class Start:
 class StopTry:
     """Call ``stop()`` on the job of this running try, where it runs."""
 
-    attempt: Attempt
+    try_: Try
 
 
 @final
@@ -54,7 +54,7 @@ class StopTry:
 class TryEnded:
     """Record how a try ended; ``job_state`` is set when the try ended its job too."""
 
-    attempt: Attempt
+    try_: Try
     outcome: Outcome
     #: The state the job ended in, or ``None`` when it waits for another try.
     job_state: State | None
@@ -87,7 +87,7 @@ class _Job:
     waiting_on: int  # prerequisites not yet COMPLETE
     state: State = State.PENDING
     tries: int = 0
-    attempt: Attempt | None = None  # the running try
+    try_: Try | None = None  # the running try
     handed: bool = False  # whether the executor accepted the running try
     due: float | None = None  # when the next try starts, while waiting to retry
     input: dict[str, Any] | None = None  # the job data every try starts from
@@ -134,43 +134,43 @@ class ChainState:
             self._complete(job)
         return [self._next_try(job) for job in self._jobs.values() if self._startable(job)]
 
-    def handed(self, attempt: Attempt) -> list[Action]:
-        """Take the executor's word that it accepted ``attempt``: stop it at once if stopped meanwhile."""
-        job = self._jobs[attempt.job_id]
-        if job.attempt is not attempt:
+    def handed(self, try_: Try) -> list[Action]:
+        """Take the executor's word that it accepted ``try_``: stop it at once if stopped meanwhile."""
+        job = self._jobs[try_.job_id]
+        if job.try_ is not try_:
             return []
         job.handed = True
-        return [StopTry(attempt)] if self.stopped else []
+        return [StopTry(try_)] if self.stopped else []
 
-    def withdraw(self, attempt: Attempt) -> list[Action]:
+    def withdraw(self, try_: Try) -> list[Action]:
         """Take back a try counted but never handed out (stopped first): it did not start."""
-        job = self._jobs[attempt.job_id]
-        if job.attempt is not attempt:
+        job = self._jobs[try_.job_id]
+        if job.try_ is not try_:
             return []
         self._in_flight -= 1
-        job.attempt, job.tries = None, job.tries - 1
+        job.try_, job.tries = None, job.tries - 1
         if job.tries:  # it was waiting to retry
             return [self._end(job, State.STOPPED)]
         job.state = State.PENDING
         return []
 
-    def ended(self, attempt: Attempt, outcome: Outcome, now: float) -> list[Action]:
+    def ended(self, try_: Try, outcome: Outcome, now: float) -> list[Action]:
         """Take the end of a try: record it, and start what may start now.
 
         :param now: the time, on the clock :meth:`due` is given.
         """
-        job = self._jobs[attempt.job_id]
-        if job.attempt is not attempt:
+        job = self._jobs[try_.job_id]
+        if job.try_ is not try_:
             return []  # a try given up on after stop_timeout, ending late
         self._in_flight -= 1
-        job.attempt, job.handed = None, False
+        job.try_, job.handed = None, False
         # The outcome is the executor's to give: its job data is the state's now, and only read.
         job.job_data, job.error = outcome.job_data, outcome.error
         if self.stopped:
             state = State.COMPLETE if outcome.state == State.COMPLETE else State.STOPPED
-            return [self._try_ended(job, attempt, outcome, state)]
+            return [self._try_ended(job, try_, outcome, state)]
         if outcome.state == State.COMPLETE:
-            actions: list[Action] = [self._try_ended(job, attempt, outcome, State.COMPLETE)]
+            actions: list[Action] = [self._try_ended(job, try_, outcome, State.COMPLETE)]
             for after_id in self._then[job.spec.id]:
                 after = self._jobs[after_id]
                 after.waiting_on -= 1
@@ -180,9 +180,9 @@ class ChainState:
         if job.tries <= job.spec.retry and outcome.state != State.TIMEOUT:
             job.due = now + job.spec.retry_wait
             heapq.heappush(self._waiting, (job.due, job.spec.id))
-            return [TryEnded(attempt, outcome, None, None)]
+            return [TryEnded(try_, outcome, None, None)]
         state = outcome.state if outcome.state in _ENDS else State.FAIL
-        return [self._try_ended(job, attempt, outcome, state)]
+        return [self._try_ended(job, try_, outcome, state)]
 
     def due(self, now: float) -> list[Action]:
         """Start the retries due by ``now``."""
@@ -200,16 +200,16 @@ class ChainState:
             self._end(self._jobs[job_id], State.STOPPED) for _due, job_id in self._waiting
         ]
         self._waiting.clear()
-        actions += [StopTry(job.attempt) for job in self._jobs.values() if job.attempt and job.handed]
+        actions += [StopTry(job.try_) for job in self._jobs.values() if job.try_ and job.handed]
         return actions
 
     def give_up(self, why: str) -> list[Action]:
         """Fail every try still running (after ``stop_timeout``), with the error ``why``."""
         actions: list[Action] = []
         for job in self._jobs.values():
-            if job.attempt is not None:
+            if job.try_ is not None:
                 self._in_flight -= 1
-                job.attempt, job.error = None, f"ChainError: job {job.spec.id!r} {why}"
+                job.try_, job.error = None, f"ChainError: job {job.spec.id!r} {why}"
                 actions.append(self._end(job, State.FAIL))
         return actions
 
@@ -272,14 +272,14 @@ class ChainState:
         if job.input is None:  # executors give every try its own deep copy
             job.input = self._merged(self._jobs[before] for before in job.spec.after)
         job.tries += 1
-        job.attempt = Attempt(self.chain.request_id, job.spec.id, job.spec.record, job.input, job.tries)
+        job.try_ = Try(self.chain.request_id, job.spec.id, job.spec.record, job.input, job.tries)
         job.state, job.due = State.RUNNING, None
         self._in_flight += 1
-        return Start(job.attempt)
+        return Start(job.try_)
 
-    def _try_ended(self, job: _Job, attempt: Attempt, outcome: Outcome, state: State) -> TryEnded:
+    def _try_ended(self, job: _Job, try_: Try, outcome: Outcome, state: State) -> TryEnded:
         self._set_end(job, state)
-        return TryEnded(attempt, outcome, state, job.finished)
+        return TryEnded(try_, outcome, state, job.finished)
 
     def _end(self, job: _Job, state: State) -> JobEnded:
         self._set_end(job, state)

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING
 from typing import NoReturn
 
 from ._document import JobRecord
-from ._executor import Attempt
 from ._executor import Outcome
+from ._executor import Try
 from ._state import State
 
 if TYPE_CHECKING:
@@ -28,9 +28,9 @@ class _Ends:
         self.outcomes: dict[str, list[Outcome]] = {}
         self._cond = threading.Condition()
 
-    def __call__(self, attempt: Attempt, outcome: Outcome) -> None:
+    def __call__(self, try_: Try, outcome: Outcome) -> None:
         with self._cond:
-            self.outcomes.setdefault(attempt.key, []).append(outcome)
+            self.outcomes.setdefault(try_.key, []).append(outcome)
             self._cond.notify_all()
 
     def wait(self, keys: list[str], timeout: float) -> dict[str, Outcome]:
@@ -87,9 +87,9 @@ class _Suite:
     def __init__(self, factory: JobFactory, noop: str, sleep: str, timeout: float) -> None:
         self.factory, self.noop, self.sleep, self.timeout = factory, noop, sleep, timeout
 
-    def attempt(self, job_type: str, job_id: str, args: dict[str, object] | None = None) -> Attempt:
+    def make_try(self, job_type: str, job_id: str, args: dict[str, object] | None = None) -> Try:
         record = JobRecord.create(self.factory, job_type, job_id, dict(args or {}))
-        return Attempt("check-executor", job_id, record, {"given": job_id}, 1)
+        return Try("check-executor", job_id, record, {"given": job_id}, 1)
 
     def ended(self, ends: _Ends, keys: list[str], rule: str) -> dict[str, Outcome]:
         got = ends.wait(keys, self.timeout)
@@ -103,7 +103,7 @@ class _Suite:
 
     def ends_once_with_job_data(self, executor: Executor) -> None:
         rule = "a try ends once, through done, with its job data"
-        ends, tries = _Ends(), [self.attempt(self.noop, f"noop-{n}") for n in range(3)]
+        ends, tries = _Ends(), [self.make_try(self.noop, f"noop-{n}") for n in range(3)]
         for one in tries:
             executor.start(one, ends)
         for key, outcome in self.ended(ends, [t.key for t in tries], rule).items():
@@ -113,7 +113,7 @@ class _Suite:
     def status_and_stop_reach_jobs(self, executor: Executor) -> None:
         rule = "status() and stop() reach running jobs, many at once"
         ends = _Ends()
-        tries = [self.attempt(self.sleep, f"sleep-{n}", {"duration": 600}) for n in range(3)]
+        tries = [self.make_try(self.sleep, f"sleep-{n}", {"duration": 600}) for n in range(3)]
         for one in tries:
             executor.start(one, ends)
         for one in tries:
@@ -130,7 +130,7 @@ class _Suite:
 
     def a_stop_before_the_job_runs_stops_it(self, executor: Executor) -> None:
         rule = "a stop() that comes before the job runs stops it as soon as it does"
-        ends, early = _Ends(), self.attempt(self.sleep, "early", {"duration": 600})
+        ends, early = _Ends(), self.make_try(self.sleep, "early", {"duration": 600})
         executor.start(early, ends)
         executor.stop(early)
         outcome = self.ended(ends, [early.key], rule)[early.key]
@@ -141,7 +141,7 @@ class _Suite:
         self, executor: Executor, job_type: str, args: dict[str, object]
     ) -> None:
         rule = "a try whose job raises fails alone, with the error's type and traceback"
-        ends, good, bad = _Ends(), self.attempt(self.noop, "fine"), self.attempt(job_type, "raises", args)
+        ends, good, bad = _Ends(), self.make_try(self.noop, "fine"), self.make_try(job_type, "raises", args)
         executor.start(bad, ends)
         executor.start(good, ends)
         got = self.ended(ends, [bad.key, good.key], rule)
@@ -153,9 +153,9 @@ class _Suite:
 
     def an_unmakeable_try_fails_alone(self, executor: Executor) -> None:
         rule = "a try of a type the executor cannot make fails alone, saying so"
-        ends, good = _Ends(), self.attempt(self.noop, "good")
+        ends, good = _Ends(), self.make_try(self.noop, "good")
         record = JobRecord("no-such-type-here", "bad", b"{}")
-        bad = Attempt("check-executor", "bad", record, {"given": "bad"}, 1)
+        bad = Try("check-executor", "bad", record, {"given": "bad"}, 1)
         executor.start(bad, ends)
         executor.start(good, ends)
         got = self.ended(ends, [bad.key, good.key], rule)
@@ -166,7 +166,7 @@ class _Suite:
 
     def close_ends_every_try(self, executor: Executor) -> None:
         rule = "close() ends the tries left FAIL at once, and later tries too, through done"
-        ends, running = _Ends(), self.attempt(self.sleep, "left", {"duration": 600})
+        ends, running = _Ends(), self.make_try(self.sleep, "left", {"duration": 600})
         try:
             executor.start(running, ends)
         finally:
@@ -175,7 +175,7 @@ class _Suite:
             fail(rule, "done was not called for a running try before close() returned")
         if ends.outcomes[running.key][0].state != State.FAIL:
             fail(rule, f"the running try ended {ends.outcomes[running.key][0].state.name}")
-        later = self.attempt(self.noop, "later")
+        later = self.make_try(self.noop, "later")
         try:
             executor.start(later, ends)
         except Exception as err:  # noqa: BLE001 - the rule is that it raises nothing

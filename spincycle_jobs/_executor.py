@@ -38,13 +38,13 @@ if TYPE_CHECKING:
     from ._factory import Factory
     from ._job import Job
 
-__all__ = ["Attempt", "Executor", "Outcome", "run_attempt"]
+__all__ = ["Executor", "Outcome", "Try", "run_try"]
 
 
 @final
 @wire("try", 1, 0)
 @attrs.frozen
-class Attempt:
+class Try:
     """One try of one job of a chain, as an :class:`Executor` receives it."""
 
     #: The chain's request id.
@@ -64,11 +64,11 @@ class Attempt:
         return f"{self.request_id}/{self.job_id}/{self.try_number}"
 
     def to_dict(self) -> dict[str, Any]:
-        """Return the attempt as JSON data (a wire record, ``spincycle-jobs/try/1.0``), to send elsewhere."""
+        """Return the try as JSON data (a wire record, ``spincycle-jobs/try/1.0``), to send elsewhere."""
         return to_wire(self)
 
     @classmethod
-    def from_dict(cls, obj: object) -> Attempt:
+    def from_dict(cls, obj: object) -> Try:
         """Read what :meth:`to_dict` returned, by the rule of :exc:`~spincycle_jobs.WireError`.
 
         :raises ~spincycle_jobs.WireError: for another major version, or a field missing or mistyped.
@@ -133,27 +133,27 @@ class Executor(Protocol):
 
     The chain runner calls these methods from its own threads; an executor
     must accept calls from any thread. An executor may also offer
-    ``start_all(attempts, done)``, which starts many tries as ``start`` does
+    ``start_all(tries, done)``, which starts many tries as ``start`` does
     each, or raises before any has started; the runner then hands it the
     tries that start together in one call (as :class:`~spincycle_jobs.ThreadExecutor` does).
     """
 
-    def start(self, attempt: Attempt, done: Callable[[Attempt, Outcome], None]) -> None:
+    def start(self, try_: Try, done: Callable[[Try, Outcome], None]) -> None:
         """Start one try and return at once.
 
         The executor makes the job, deserializes it and runs it (as
-        :func:`run_attempt` does) and calls ``done`` exactly once, from any
+        :func:`run_try` does) and calls ``done`` exactly once, from any
         thread, when the try has ended, however it ended: a try the
         executor lost (a worker that died) ends ``FAIL``, and is never run
         again by the executor itself.
         """
         ...
 
-    def stop(self, attempt: Attempt) -> None:
+    def stop(self, try_: Try) -> None:
         """Call ``stop()`` on the job of a running try, where it runs; harmless once it ended."""
         ...
 
-    def status(self, attempt: Attempt) -> str:
+    def status(self, try_: Try) -> str:
         """Return the ``status()`` of the job of a running try, or ``""`` when it is not running."""
         ...
 
@@ -179,9 +179,9 @@ def _type_name(err: BaseException) -> str:
     return cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
 
 
-def run_attempt(
+def run_try(
     factory: Factory,
-    attempt: Attempt,
+    try_: Try,
     started: Callable[[Job], None],
     *,
     place: str | None = None,
@@ -204,26 +204,26 @@ def run_attempt(
         fails the try with it, and the job does not run.
     """
     began = time.time()
-    outcome = _run(factory, attempt, started, place or f"host {_host()!r}", vet)
+    outcome = _run(factory, try_, started, place or f"host {_host()!r}", vet)
     return attrs.evolve(outcome, started=began, finished=time.time(), host=_host(), pid=os.getpid())
 
 
 def _run(
     factory: Factory,
-    attempt: Attempt,
+    try_: Try,
     started: Callable[[Job], None],
     place: str,
     vet: Callable[[Job], str | None] | None,
 ) -> Outcome:
-    where = f"job {attempt.job_id!r} ({attempt.record.type} {attempt.record.name!r})"
+    where = f"job {try_.job_id!r} ({try_.record.type} {try_.record.name!r})"
     try:
-        job_data = copy_data(attempt.job_data)
-        job = make_job(factory, attempt.record, where, lambda _msg: None)
+        job_data = copy_data(try_.job_data)
+        job = make_job(factory, try_.record, where, lambda _msg: None)
     except Exception as err:  # noqa: BLE001 - a job that cannot be made fails alone
-        return _raised(err, f"cannot make {where} on {place}: ", attempt.job_data)
+        return _raised(err, f"cannot make {where} on {place}: ", try_.job_data)
     refused = None if vet is None else vet(job)
     if refused is not None:
-        return Outcome.failed(f"JobError: {where} cannot run on {place}: {refused}", attempt.job_data)
+        return Outcome.failed(f"JobError: {where} cannot run on {place}: {refused}", try_.job_data)
     started(job)
     try:
         result: object = job.run(job_data)

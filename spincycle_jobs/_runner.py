@@ -150,18 +150,18 @@ class Runner:
     def _try(self, job_data: dict[str, Any]) -> Return:
         if self._timeout is None:
             return _call_run(self.job, job_data)
-        attempt = Call(lambda: _call_run(self.job, job_data), f"run {self.job.name()}")
-        attempt.start()
-        attempt.join(self._timeout)
-        if not attempt.is_alive():
-            result: Return = attempt.outcome()
+        try_ = Call(lambda: _call_run(self.job, job_data), f"run {self.job.name()}")
+        try_.start()
+        try_.join(self._timeout)
+        if not try_.is_alive():
+            result: Return = try_.outcome()
             return result
         deadline = time.monotonic() + self._grace
         stopper = Call(self._stop_job, f"stop {self.job.name()}")  # a stop() that blocks must not hang us
         stopper.start()
         stopper.join(self._grace)
-        attempt.join(max(0.0, deadline - time.monotonic()))
-        late: Return = Return() if attempt.is_alive() else attempt.outcome()
+        try_.join(max(0.0, deadline - time.monotonic()))
+        late: Return = Return() if try_.is_alive() else try_.outcome()
         error = RunTimeoutError(self._timeout)
         return Return(State.TIMEOUT, exit=late.exit, error=error, stdout=late.stdout, stderr=late.stderr)
 

@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING
 from typing import Final
 from typing import final
 
-from ._executor import Attempt
 from ._executor import Outcome
-from ._executor import run_attempt
+from ._executor import Try
+from ._executor import run_try
 from ._tries import Running
 from ._tries import job_stop
 
@@ -29,7 +29,7 @@ IDLE: Final = 5.0
 #: Seconds tries may wait in the queue, none taken, before one more thread is woken for them.
 GROW_AFTER: Final = 0.002
 
-_Task = tuple[Attempt, Callable[[Attempt, Outcome], None]]
+_Task = tuple[Try, Callable[[Try, Outcome], None]]
 
 
 class _Worker:
@@ -88,28 +88,28 @@ class ThreadExecutor:
         self._grower: threading.Thread | None = None
         self._queued = threading.Event()  # set while tries wait in the queue
 
-    def start(self, attempt: Attempt, done: Callable[[Attempt, Outcome], None]) -> None:
+    def start(self, try_: Try, done: Callable[[Try, Outcome], None]) -> None:
         """Start the try in a thread of its own and return at once; ``done`` is called from that thread.
 
         After :meth:`close`, the try ends ``FAIL`` at once, through ``done``.
         """
-        self.start_all([attempt], done)
+        self.start_all([try_], done)
 
-    def start_all(self, attempts: Sequence[Attempt], done: Callable[[Attempt, Outcome], None]) -> None:
+    def start_all(self, tries: Sequence[Try], done: Callable[[Try, Outcome], None]) -> None:
         """Start many tries as :meth:`start` does, taking the executor's lock once for all of them."""
         here: _Worker | None = getattr(self._local, "worker", None)
         with self._lock:
             closed = self._closed
             if not closed:
-                for attempt in attempts:
-                    self._running.taken(attempt.key)
-                    self._owed[attempt.key] = (attempt, done)
+                for try_ in tries:
+                    self._running.taken(try_.key)
+                    self._owed[try_.key] = (try_, done)
         if closed:
-            for attempt in attempts:
-                done(attempt, Outcome.failed("JobError: the executor is closed", attempt.job_data))
+            for try_ in tries:
+                done(try_, Outcome.failed("JobError: the executor is closed", try_.job_data))
             return
         with self._lock:
-            tasks = [(attempt, done) for attempt in attempts]
+            tasks = [(try_, done) for try_ in tries]
             if tasks and here is not None and here.reporting and here.next is None:
                 # Started while a try's end is reported: run one in this thread, next, sparing a switch.
                 here.next = tasks.pop(0)
@@ -170,12 +170,12 @@ class ThreadExecutor:
                 self._waking -= 1
                 failed = list(self._pending)
                 self._pending.clear()
-                for attempt, _done in failed:
-                    self._running.ended(attempt.key)
-                    self._owed.pop(attempt.key, None)
+                for try_, _done in failed:
+                    self._running.ended(try_.key)
+                    self._owed.pop(try_.key, None)
             why = f"cannot start a thread for the try: {type(err).__name__}: {err}"
-            for attempt, done in failed:
-                done(attempt, Outcome.failed(why))
+            for try_, done in failed:
+                done(try_, Outcome.failed(why))
 
     def _take(self) -> _Task | None:
         """Take a pending try for a worker just woken or made, waking the next one for any left."""
@@ -212,12 +212,12 @@ class ThreadExecutor:
             if task is not None:
                 return task
 
-    def _run(self, attempt: Attempt, done: Callable[[Attempt, Outcome], None]) -> None:
-        key = attempt.key
+    def _run(self, try_: Try, done: Callable[[Try, Outcome], None]) -> None:
+        key = try_.key
         try:
-            outcome = run_attempt(self._get_factory(), attempt, lambda job: self._running.made(key, job))
+            outcome = run_try(self._get_factory(), try_, lambda job: self._running.made(key, job))
         except BaseException as err:  # noqa: BLE001 - done must be called, whatever happened
-            outcome = Outcome.failed(f"{type(err).__name__}: {err}", attempt.job_data)
+            outcome = Outcome.failed(f"{type(err).__name__}: {err}", try_.job_data)
         finally:
             self._running.ended(key)
         with self._lock:
@@ -227,7 +227,7 @@ class ThreadExecutor:
         if worker is not None:
             worker.reporting = True
         try:
-            done(attempt, outcome)
+            done(try_, outcome)
         finally:
             if worker is not None:
                 worker.reporting = False
@@ -240,13 +240,13 @@ class ThreadExecutor:
                 self._factory = Factory()
             return self._factory
 
-    def stop(self, attempt: Attempt) -> None:
+    def stop(self, try_: Try) -> None:
         """Call the job's ``stop()`` in this thread; a try not yet running is stopped when it starts."""
-        self._running.stop(attempt.key)
+        self._running.stop(try_.key)
 
-    def status(self, attempt: Attempt) -> str:
+    def status(self, try_: Try) -> str:
         """Return the job's ``status()``, or ``""`` when the try is not running."""
-        return self._running.status(attempt.key)
+        return self._running.status(try_.key)
 
     def close(self) -> None:
         """End every try not ended (``FAIL``, through its ``done``, at once) and ask their jobs to stop.
@@ -260,7 +260,7 @@ class ThreadExecutor:
             self._closed = True
             idle, self._idle = self._idle, []
             owed, self._owed = list(self._owed.values()), {}
-            never = [attempt.key for attempt, _done in self._pending]
+            never = [try_.key for try_, _done in self._pending]
             self._pending.clear()
         for worker in idle:
             worker.inbox.put(None)
@@ -269,10 +269,10 @@ class ThreadExecutor:
             self._running.ended(key)
         for job in self._running.stop_all():  # a job still being made is stopped once made
             threading.Thread(target=job_stop, args=(job,), name="spincycle-jobs-stop", daemon=True).start()
-        for attempt, done in owed:
+        for try_, done in owed:
             done(
-                attempt,
-                Outcome.failed("JobError: the executor was closed while the try ran", attempt.job_data),
+                try_,
+                Outcome.failed("JobError: the executor was closed while the try ran", try_.job_data),
             )
 
 

@@ -3,11 +3,11 @@
 Installed with the extra ``spincycle-jobs[dask]``; this is the one module
 of the package that imports ``distributed``.
 
-Each try becomes one Dask task, ``run_try``, which makes,
+Each try becomes one Dask task, ``try_task``, which makes,
 deserializes and runs the job on a worker with the worker's own
 :class:`~spincycle_jobs.Factory`, so the plugins must be installed on
 every worker. What the task receives and returns is JSON text (the
-:class:`~spincycle_jobs.Attempt` and :class:`~spincycle_jobs.Outcome` as
+:class:`~spincycle_jobs.Try` and :class:`~spincycle_jobs.Outcome` as
 JSON data), and the functions Dask ships are this module's, which Dask
 pickles by their name: no job object, and nothing else of ours, is ever
 pickled. Stop and status reach the job where it runs through a registry
@@ -41,9 +41,9 @@ import distributed
 
 from . import _watchdog as _watchdog_module
 from ._errors import JobError
-from ._executor import Attempt
 from ._executor import Outcome
-from ._executor import run_attempt
+from ._executor import Try
+from ._executor import run_try
 from ._factory import Factory
 from ._stamps import Stat as _Stat
 from ._stamps import stat as _stat
@@ -158,19 +158,19 @@ def _remember(keys: collections.OrderedDict[str, None], key: str) -> None:
         keys.popitem(last=False)
 
 
-def run_try(attempt_json: str, task_key: str) -> str:
+def try_task(try_json: str, task_key: str) -> str:
     """Run one try on this worker: the Dask task behind each try; not for direct use.
 
-    :param attempt_json: the :class:`~spincycle_jobs.Attempt` as JSON text.
+    :param try_json: the :class:`~spincycle_jobs.Try` as JSON text.
     :param task_key: the task's unique key, by which :func:`stop_try`
         and :func:`try_statuses` name it.
     :returns: the :class:`~spincycle_jobs.Outcome` as JSON text.
     """
-    attempt = Attempt.from_dict(json.loads(attempt_json))
+    try_ = Try.from_dict(json.loads(try_json))
     with _lock:
         if task_key in _started:
-            msg = f"JobError: try {attempt.key!r} was started on this worker before; it does not run twice"
-            return json.dumps(Outcome.failed(msg, attempt.job_data).to_dict())
+            msg = f"JobError: try {try_.key!r} was started on this worker before; it does not run twice"
+            return json.dumps(Outcome.failed(msg, try_.job_data).to_dict())
         _remember(_started, task_key)
     factory = _plugins.factory()
     worker = _worker()  # known in a task's thread alone
@@ -189,7 +189,7 @@ def run_try(attempt_json: str, task_key: str) -> str:
         _running.made(task_key, job)
 
     try:
-        outcome = run_attempt(factory, attempt, started, place=place, vet=_plugins.stale)
+        outcome = run_try(factory, try_, started, place=place, vet=_plugins.stale)
     finally:
         with _lock:
             if task_key in _running:
@@ -236,14 +236,14 @@ def _worker() -> distributed.Worker | None:
         return None
 
 
-def _task_key(attempt: Attempt) -> str:
+def _task_key(try_: Try) -> str:
     """Return a new task key for a try that names it, as Dask's dashboard shows it.
 
     ``spincycle-jobs-try-REQUEST/JOB/TRY-UNIQUE``: the request id, the job id
     and the try, then 12 hex digits that make it unique (a resumed run's
     tries have the same names).
     """
-    return f"spincycle-jobs-try-{attempt.key}-{uuid.uuid4().hex[:12]}"
+    return f"spincycle-jobs-try-{try_.key}-{uuid.uuid4().hex[:12]}"
 
 
 #: The watchdog (see :mod:`._watchdog`): a script of the standard library alone, run by its path.
@@ -346,10 +346,10 @@ def _inbox(client: distributed.Client) -> _Inbox:
 class _Try:
     """One try this executor started and has not yet reported."""
 
-    __slots__ = ("attempt", "done", "future", "task_key")
+    __slots__ = ("done", "future", "task_key", "try_")
 
-    def __init__(self, attempt: Attempt, done: Callable[[Attempt, Outcome], None], task_key: str) -> None:
-        self.attempt = attempt
+    def __init__(self, try_: Try, done: Callable[[Try, Outcome], None], task_key: str) -> None:
+        self.try_ = try_
         self.done = done
         self.task_key = task_key
         self.future: Future | None = None
@@ -394,7 +394,7 @@ class DaskExecutor:
         self._lost: str | None = None  # why the scheduler is gone, once it is
         self._lock = threading.Lock()
         self._tries: dict[str, _Try] = {}  # by task key
-        self._by_attempt: dict[str, _Try] = {}  # the same, by attempt key
+        self._by_try: dict[str, _Try] = {}  # the same, by try key
         self._to_release: list[Future] = []
         self._pending: list[_Try] = []  # tries started in the reporter thread, to submit together
         self._closed = False
@@ -431,15 +431,15 @@ class DaskExecutor:
             )
             raise JobError(msg)
 
-    def start(self, attempt: Attempt, done: Callable[[Attempt, Outcome], None]) -> None:
+    def start(self, try_: Try, done: Callable[[Try, Outcome], None]) -> None:
         """Submit one try as a Dask task and return at once; ``done`` is called from another thread."""
-        run = _Try(attempt, done, _task_key(attempt))
+        run = _Try(try_, done, _task_key(try_))
         with self._lock:
             self._tries[run.task_key] = run
-            self._by_attempt[attempt.key] = run
+            self._by_try[try_.key] = run
             why = "JobError: the executor is closed" if self._closed else self._lost
         if why is not None:  # say so from a thread of its own, as for any try
-            outcome = Outcome.failed(why, attempt.job_data)
+            outcome = Outcome.failed(why, try_.job_data)
             threading.Thread(target=self._finish, args=(run, outcome), daemon=True).start()
             return
         with self._inbox.lock:
@@ -457,7 +457,7 @@ class DaskExecutor:
         sendable, texts = [], []
         for run in runs:
             try:
-                texts.append(json.dumps(run.attempt.to_dict(), allow_nan=False))
+                texts.append(json.dumps(run.try_.to_dict(), allow_nan=False))
             except (TypeError, ValueError) as err:
                 self._fail_all([run], f"JobError: the try cannot be sent to Dask as JSON: {err}")
             else:
@@ -467,9 +467,9 @@ class DaskExecutor:
         keys = [run.task_key for run in sendable]
         try:
             if len(sendable) == 1:
-                futures = [self._client.submit(run_try, texts[0], keys[0], key=keys[0], pure=False)]
+                futures = [self._client.submit(try_task, texts[0], keys[0], key=keys[0], pure=False)]
             else:
-                futures = self._client.map(run_try, texts, keys, key=keys, pure=False)
+                futures = self._client.map(try_task, texts, keys, key=keys, pure=False)
         except Exception as err:  # noqa: BLE001 - tries that cannot be submitted fail alone
             self._fail_all(sendable, f"JobError: cannot submit the try to Dask: {type(err).__name__}: {err}")
             return
@@ -480,26 +480,26 @@ class DaskExecutor:
     def _fail_all(self, runs: list[_Try], why: str) -> None:
         """End these tries ``FAIL`` with ``why``, through the reporter thread, as any end."""
         for run in runs:
-            self._ended.put((run.task_key, Outcome.failed(why, run.attempt.job_data)))
+            self._ended.put((run.task_key, Outcome.failed(why, run.try_.job_data)))
 
     def _task_ended(self, task_key: str, future: Future) -> None:
         self._ended.put((task_key, future))
 
-    def stop(self, attempt: Attempt) -> None:
+    def stop(self, try_: Try) -> None:
         """Call the job's ``stop()`` on the worker that runs the try, or as soon as one starts it."""
         with self._lock:
-            run = self._by_attempt.get(attempt.key)
+            run = self._by_try.get(try_.key)
         if run is not None and self._lost is None:
             self._on_workers(stop_try, run.task_key)
 
-    def status(self, attempt: Attempt) -> str:
+    def status(self, try_: Try) -> str:
         """Return the job's ``status()`` from the worker that runs it, or ``""`` when not running.
 
         Statuses are fetched from all workers at once, at most every 0.2
         seconds, however many tries are asked about.
         """
         with self._lock:
-            run = self._by_attempt.get(attempt.key)
+            run = self._by_try.get(try_.key)
         if run is None or self._lost is not None:
             return ""
         with self._status_lock:
@@ -527,7 +527,7 @@ class DaskExecutor:
             left = list(self._tries.values())
         msg = "JobError: the executor was closed while the try ran"
         for run in left:
-            self._ended.put((run.task_key, Outcome.failed(msg, run.attempt.job_data)))
+            self._ended.put((run.task_key, Outcome.failed(msg, run.try_.job_data)))
         self._ended.put(None)
         if threading.current_thread() is not self._reporter:
             self._reporter.join(self._timeout)
@@ -571,7 +571,7 @@ class DaskExecutor:
             for run, _ in to_fetch:
                 text = texts.get(run.task_key)
                 lost = "JobError: the try ended on Dask, but its outcome was lost"
-                self._finish(run, Outcome.failed(lost) if text is None else _read_outcome(run.attempt, text))
+                self._finish(run, Outcome.failed(lost) if text is None else _read_outcome(run.try_, text))
             pending, self._pending = self._pending, []
             if pending:
                 self._submit(pending)
@@ -595,7 +595,7 @@ class DaskExecutor:
         with self._lock:
             left = list(self._tries.values())
         for run in left:
-            self._finish(run, Outcome.failed(self._lost, run.attempt.job_data))
+            self._finish(run, Outcome.failed(self._lost, run.try_.job_data))
 
     def _ended_one(self, task_key: str, end: _End) -> tuple[_Try, Future] | None:
         """Finish the try whose task ended, or return it with its future when its result must be fetched."""
@@ -604,15 +604,15 @@ class DaskExecutor:
         if run is None:
             return None
         if isinstance(end, str):
-            self._finish(run, _read_outcome(run.attempt, end))
+            self._finish(run, _read_outcome(run.try_, end))
         elif isinstance(end, Outcome):
             self._finish(run, end)
         elif end.status == "finished":
             return run, end
         elif end.status == "cancelled" and getattr(self._client, "status", "running") != "running":
-            self._finish(run, Outcome.failed(self._scheduler_lost(), run.attempt.job_data))
+            self._finish(run, Outcome.failed(self._scheduler_lost(), run.try_.job_data))
         else:
-            self._finish(run, _lost(run.attempt, end))
+            self._finish(run, _lost(run.try_, end))
         return None
 
     def _scheduler_lost(self) -> str:
@@ -655,29 +655,29 @@ class DaskExecutor:
             if self._tries.get(run.task_key) is not run:
                 return
             del self._tries[run.task_key]
-            if self._by_attempt.get(run.attempt.key) is run:
-                del self._by_attempt[run.attempt.key]
+            if self._by_try.get(run.try_.key) is run:
+                del self._by_try[run.try_.key]
         with self._inbox.lock:
             self._inbox.routes.pop(run.task_key, None)
         try:
-            run.done(run.attempt, outcome)
+            run.done(run.try_, outcome)
         except Exception:  # noqa: BLE001 - a broken callback must not stop the reports of other tries
-            _log.exception("the done callback of try %r raised", run.attempt.key)
+            _log.exception("the done callback of try %r raised", run.try_.key)
         if run.future is not None:
             with self._lock:
                 self._to_release.append(run.future)
 
 
-def _read_outcome(attempt: Attempt, text: str) -> Outcome:
+def _read_outcome(try_: Try, text: str) -> Outcome:
     """Read the outcome a worker sent back as JSON text."""
     try:
         return Outcome.from_dict(json.loads(text))
     except Exception as err:  # noqa: BLE001 - any malformed answer fails the try
         msg = f"JobError: the Dask worker sent back an unreadable outcome: {type(err).__name__}: {err}"
-        return Outcome.failed(msg, attempt.job_data)
+        return Outcome.failed(msg, try_.job_data)
 
 
-def _lost(attempt: Attempt, future: Future) -> Outcome:
+def _lost(try_: Try, future: Future) -> Outcome:
     """Return how a try whose task erred or was cancelled ended."""
     if future.status == "error":
         err = future.exception()  # type: ignore[no-untyped-call]
@@ -685,9 +685,9 @@ def _lost(attempt: Attempt, future: Future) -> Outcome:
             msg = f"JobError: the Dask worker running the try died, and the try with it ({err})"
         else:
             msg = f"JobError: the try could not run on the Dask worker: {type(err).__name__}: {err}"
-        return Outcome.failed(msg, attempt.job_data)
+        return Outcome.failed(msg, try_.job_data)
     msg = f"JobError: the Dask cluster lost the try (its task is {future.status})"
-    return Outcome.failed(msg, attempt.job_data)
+    return Outcome.failed(msg, try_.job_data)
 
 
 def from_options(*, scheduler: str | None, factory: Factory, connect_timeout: float) -> DaskExecutor:  # noqa: ARG001

@@ -17,7 +17,6 @@ from hypothesis import given
 from hypothesis import settings
 from hypothesis import strategies as st
 
-from spincycle_jobs import Attempt
 from spincycle_jobs import BaseJob
 from spincycle_jobs import Chain
 from spincycle_jobs import ChainBuilder
@@ -31,6 +30,7 @@ from spincycle_jobs import Outcome
 from spincycle_jobs import Return
 from spincycle_jobs import State
 from spincycle_jobs import ThreadExecutor
+from spincycle_jobs import Try
 from spincycle_jobs import hookimpl
 from spincycle_jobs._chain import CHAIN_FORMAT
 from spincycle_jobs._chain import topological_order
@@ -929,12 +929,12 @@ class TestRunnerApi:
         """An Executor calling done() inside start(), in the calling thread: the chain still runs through."""
 
         class Inline:
-            def start(self, attempt: Attempt, done: Callable[[Attempt, Outcome], None]) -> None:
-                done(attempt, Outcome(State.COMPLETE, job_data={**attempt.job_data, attempt.job_id: 1}))
+            def start(self, try_: Try, done: Callable[[Try, Outcome], None]) -> None:
+                done(try_, Outcome(State.COMPLETE, job_data={**try_.job_data, try_.job_id: 1}))
 
-            def stop(self, attempt: Attempt) -> None: ...
+            def stop(self, try_: Try) -> None: ...
 
-            def status(self, attempt: Attempt) -> str:
+            def status(self, try_: Try) -> str:
                 return ""
 
             def close(self) -> None: ...
@@ -949,21 +949,21 @@ class TestThreadExecutor:
     def test_stop_before_the_job_runs_reaches_it_when_it_starts(self, steps: Factory, board: Board) -> None:
         """A try stopped before its job was made: the job is stopped as it starts."""
         chain = step_chain(steps, {"a": []}, {"a": {"block": True}})
-        attempt = Attempt("req", "a", chain.jobs["a"].record, {}, 1)
+        try_ = Try("req", "a", chain.jobs["a"].record, {}, 1)
         executor = ThreadExecutor(steps)
         ended: list[Outcome] = []
         gate = threading.Event()
 
-        def done(_attempt: Attempt, outcome: Outcome) -> None:
+        def done(_try: Try, outcome: Outcome) -> None:
             ended.append(outcome)
             gate.set()
 
-        executor._running.taken(attempt.key)  # taken, its job not yet made
-        executor.stop(attempt)
-        executor.start(attempt, done)
+        executor._running.taken(try_.key)  # taken, its job not yet made
+        executor.stop(try_)
+        executor.start(try_, done)
         assert gate.wait(WAIT)
         assert ended[0].state == State.STOPPED
-        assert executor.status(attempt) == ""
+        assert executor.status(try_) == ""
         executor.close()
 
 

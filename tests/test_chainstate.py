@@ -35,7 +35,7 @@ def chain(graph: dict[str, list[str]], **options: dict[str, Any]) -> Chain:
 
 
 def started(actions: list[Action]) -> list[str]:
-    return [a.attempt.job_id for a in actions if isinstance(a, Start)]
+    return [a.try_.job_id for a in actions if isinstance(a, Start)]
 
 
 def complete(job_id: str, **data: Any) -> Outcome:
@@ -48,17 +48,17 @@ class TestOrder:
         state = ChainState(chain({"a": [], "b": [], "join": ["a", "b"]}), {})
         first = state.begin()
         assert started(first) == ["a", "b"]
-        a, b = (action.attempt for action in first if isinstance(action, Start))
+        a, b = (action.try_ for action in first if isinstance(action, Start))
         assert started(state.ended(a, complete("a"), 0.0)) == []
         then = state.ended(b, complete("b"), 0.0)
         assert started(then) == ["join"]
-        join = next(action.attempt for action in then if isinstance(action, Start))
+        join = next(action.try_ for action in then if isinstance(action, Start))
         assert join.job_data == {"a": True, "b": True}
 
     def test_a_failed_job_keeps_its_dependents_pending_and_others_go_on(self) -> None:
         """The chain fails once nothing more can run; the failed job's dependents never start."""
         state = ChainState(chain({"a": [], "b": ["a"], "c": []}), {})
-        a, c = (action.attempt for action in state.begin() if isinstance(action, Start))
+        a, c = (action.try_ for action in state.begin() if isinstance(action, Start))
         actions = state.ended(a, Outcome.failed("boom"), 0.0)
         assert actions == [TryEnded(a, Outcome.failed("boom"), State.FAIL, None)]
         assert started(state.ended(c, complete("c"), 0.0)) == []
@@ -69,9 +69,9 @@ class TestOrder:
     def test_job_data_merge_in_the_order_jobs_completed(self) -> None:
         """The last to complete wins a key both set."""
         state = ChainState(chain({"a": [], "b": [], "c": ["a", "b"]}), {"k": 0})
-        a, b = (action.attempt for action in state.begin() if isinstance(action, Start))
+        a, b = (action.try_ for action in state.begin() if isinstance(action, Start))
         state.ended(b, complete("b", k="b"), 0.0)
-        c = next(x.attempt for x in state.ended(a, complete("a", k="a"), 0.0) if isinstance(x, Start))
+        c = next(x.try_ for x in state.ended(a, complete("a", k="a"), 0.0) if isinstance(x, Start))
         assert c.job_data["k"] == "a"
         state.ended(c, complete("c"), 0.0)
         assert state.job_data() == {"k": "a", "a": True, "b": True, "c": True}
@@ -84,21 +84,21 @@ class TestRetries:
         state = ChainState(chain({"a": []}, a={"retry": 1, "retry_wait": 5.0}), {})
         a1 = state.begin()[0]
         assert isinstance(a1, Start)
-        assert state.ended(a1.attempt, Outcome.failed("once"), 10.0) == [
-            TryEnded(a1.attempt, Outcome.failed("once"), None, None)
+        assert state.ended(a1.try_, Outcome.failed("once"), 10.0) == [
+            TryEnded(a1.try_, Outcome.failed("once"), None, None)
         ]
         assert state.next_due == 15.0
         assert state.due(14.9) == []
         (a2,) = state.due(15.0)
         assert isinstance(a2, Start)
-        assert a2.attempt.try_number == 2
+        assert a2.try_.try_number == 2
 
     def test_a_timeout_is_not_retried(self) -> None:
         """TIMEOUT ends the job at once, retries or not."""
         state = ChainState(chain({"a": []}, a={"retry": 3}), {})
         a1 = state.begin()[0]
         assert isinstance(a1, Start)
-        (ended,) = state.ended(a1.attempt, Outcome(State.TIMEOUT), 0.0)
+        (ended,) = state.ended(a1.try_, Outcome(State.TIMEOUT), 0.0)
         assert isinstance(ended, TryEnded)
         assert ended.job_state == State.TIMEOUT
 
@@ -107,7 +107,7 @@ class TestStop:
     def test_stop_stops_handed_tries_and_ends_waiting_ones(self) -> None:
         """Handed tries get a StopTry; a job waiting to retry ends STOPPED; nothing starts after."""
         state = ChainState(chain({"a": [], "b": [], "c": ["a"]}, b={"retry": 1, "retry_wait": 60.0}), {})
-        a, b = (x.attempt for x in state.begin() if isinstance(x, Start))
+        a, b = (x.try_ for x in state.begin() if isinstance(x, Start))
         assert state.handed(a) == []
         state.handed(b)
         state.ended(b, Outcome.failed("x"), 0.0)
@@ -123,7 +123,7 @@ class TestStop:
         a = state.begin()[0]
         assert isinstance(a, Start)
         assert state.stop() == []
-        assert state.handed(a.attempt) == [StopTry(a.attempt)]
+        assert state.handed(a.try_) == [StopTry(a.try_)]
 
     def test_a_withdrawn_try_never_started(self) -> None:
         """A try taken back before it was handed out leaves its job PENDING with 0 tries."""
@@ -131,7 +131,7 @@ class TestStop:
         a = state.begin()[0]
         assert isinstance(a, Start)
         state.stop()
-        assert state.withdraw(a.attempt) == []
+        assert state.withdraw(a.try_) == []
         assert (state.job("a").state, state.job("a").tries, state.running) == (State.PENDING, 0, False)
 
     def test_give_up_fails_what_still_runs(self) -> None:
@@ -142,7 +142,7 @@ class TestStop:
         state.stop()
         (ended,) = state.give_up("did not return")
         assert ended == JobEnded("a", State.FAIL, "ChainError: job 'a' did not return")
-        assert state.ended(a.attempt, complete("a"), 0.0) == []
+        assert state.ended(a.try_, complete("a"), 0.0) == []
 
 
 class TestResume:
@@ -152,7 +152,7 @@ class TestResume:
         state = ChainState(chain({"a": [], "b": ["a"]}, a=done), {})
         (b,) = state.begin()
         assert isinstance(b, Start)
-        assert (b.attempt.job_id, b.attempt.job_data) == ("b", {"a": 1})
+        assert (b.try_.job_id, b.try_.job_data) == ("b", {"a": 1})
         assert state.job("a").skipped
 
 
@@ -175,18 +175,18 @@ def test_any_graph_runs_each_job_after_its_prerequisites(
 ) -> None:
     """Driving any DAG to its end: a job starts only after all its prerequisites completed; it ends right."""
     state = ChainState(chain(graph), {})
-    pending = [a.attempt for a in state.begin() if isinstance(a, Start)]
+    pending = [a.try_ for a in state.begin() if isinstance(a, Start)]
     completed: set[str] = set()
     step = 0
     while pending:
-        attempt = pending.pop(0)
-        assert set(graph[attempt.job_id]) <= completed
+        try_ = pending.pop(0)
+        assert set(graph[try_.job_id]) <= completed
         outcome = outcomes[step % len(outcomes)]
         step += 1
         if outcome == State.COMPLETE:
-            completed.add(attempt.job_id)
-        ended = state.ended(attempt, Outcome(outcome, job_data={attempt.job_id: step}), float(step))
-        pending += [a.attempt for a in ended if isinstance(a, Start)]
+            completed.add(try_.job_id)
+        ended = state.ended(try_, Outcome(outcome, job_data={try_.job_id: step}), float(step))
+        pending += [a.try_ for a in ended if isinstance(a, Start)]
     assert not state.running
     expected = State.COMPLETE if completed == set(graph) else State.FAIL
     assert state.final_state() == expected

@@ -35,8 +35,8 @@ from spincycle_jobs import Factory
 from spincycle_jobs import JobError
 from spincycle_jobs import State
 from spincycle_jobs._document import JobRecord
-from spincycle_jobs._executor import Attempt
 from spincycle_jobs._executor import Outcome
+from spincycle_jobs._executor import Try
 from spincycle_jobs.testing import check_executor
 
 from .conftest import clean_env
@@ -54,8 +54,8 @@ pytest.importorskip("spincycle_jobs_example", reason="the README's test command 
 from spincycle_jobs.dask import _WATCHDOG  # noqa: E402
 from spincycle_jobs.dask import DaskExecutor  # noqa: E402 - after the skips
 from spincycle_jobs.dask import _Inbox  # noqa: E402
-from spincycle_jobs.dask import run_try  # noqa: E402
 from spincycle_jobs.dask import try_statuses  # noqa: E402
+from spincycle_jobs.dask import try_task  # noqa: E402
 
 WAIT = 60.0
 
@@ -162,12 +162,12 @@ class Ends:
     """Collects ``done`` calls, and waits for them."""
 
     def __init__(self) -> None:
-        self.calls: list[tuple[Attempt, Outcome]] = []
+        self.calls: list[tuple[Try, Outcome]] = []
         self.cond = threading.Condition()
 
-    def __call__(self, attempt: Attempt, outcome: Outcome) -> None:
+    def __call__(self, try_: Try, outcome: Outcome) -> None:
         with self.cond:
-            self.calls.append((attempt, outcome))
+            self.calls.append((try_, outcome))
             self.cond.notify_all()
 
     def wait(self, count: int = 1) -> list[Outcome]:
@@ -176,9 +176,9 @@ class Ends:
             return [outcome for _, outcome in self.calls]
 
 
-def attempt(job_type: str, job_id: str = "j", job_args: dict[str, Any] | None = None) -> Attempt:
+def try_(job_type: str, job_id: str = "j", job_args: dict[str, Any] | None = None) -> Try:
     record = JobRecord.create(Factory(), job_type, job_id, dict(job_args or {}))
-    return Attempt("req", job_id, record, {"given": [1]}, 1)
+    return Try("req", job_id, record, {"given": [1]}, 1)
 
 
 def probe_chain(tmp_path: Path, jobs: str, probe: dict[str, Any], probe_site: Path) -> Chain:
@@ -244,7 +244,7 @@ class TestExecutor:
     def test_a_try_runs_on_a_worker(self, executor: DaskExecutor) -> None:
         """The try runs in a worker process, made there by the worker's factory; JSON comes back."""
         ends = Ends()
-        executor.start(attempt("shell-command", "sh", {"cmd": "sh", "args": ["-c", "echo $PPID"]}), ends)
+        executor.start(try_("shell-command", "sh", {"cmd": "sh", "args": ["-c", "echo $PPID"]}), ends)
         (outcome,) = ends.wait()
         assert outcome.state == State.COMPLETE, outcome
         assert int(outcome.stdout) != os.getpid()
@@ -255,20 +255,18 @@ class TestExecutor:
     ) -> None:
         """The task's key, as Dask's dashboard shows it, names the try; the outcome names the worker."""
         ends = Ends()
-        executor.start(attempt("sleep", "build-a", {"duration": 0.5}), ends)
-        wait_until(lambda: executor._by_attempt["req/build-a/1"].future is not None, "the submission")
-        key = str(executor._by_attempt["req/build-a/1"].future.key)  # type: ignore[union-attr]
+        executor.start(try_("sleep", "build-a", {"duration": 0.5}), ends)
+        wait_until(lambda: executor._by_try["req/build-a/1"].future is not None, "the submission")
+        key = str(executor._by_try["req/build-a/1"].future.key)  # type: ignore[union-attr]
         (outcome,) = ends.wait()
         assert key.startswith("spincycle-jobs-try-req/build-a/1-"), key
         assert outcome.worker in set(client.scheduler_info()["workers"])  # by address
 
     def test_a_type_unknown_on_the_workers_fails_alone(self, executor: DaskExecutor) -> None:
         """A record whose type no worker offers, or from another distribution, ends FAIL saying why."""
-        good = attempt("noop")
-        unknown = Attempt("req", "nope", attrs.evolve(good.record, type="nope", name="nope"), {}, 1)
-        other = Attempt(
-            "req", "o", JobRecord("noop", "o", good.record.data, {}, "x", "other-dist", "1"), {}, 1
-        )
+        good = try_("noop")
+        unknown = Try("req", "nope", attrs.evolve(good.record, type="nope", name="nope"), {}, 1)
+        other = Try("req", "o", JobRecord("noop", "o", good.record.data, {}, "x", "other-dist", "1"), {}, 1)
         ends = Ends()
         executor.start(unknown, ends)
         executor.start(other, ends)
@@ -281,8 +279,8 @@ class TestExecutor:
 
     def test_a_try_that_is_not_json_fails_alone(self, executor: DaskExecutor) -> None:
         """Job data that JSON cannot carry (NaN) fails that try, saying why; a try beside it runs."""
-        good = attempt("noop", "good")
-        bad = Attempt("req", "bad", good.record, {"x": float("nan")}, 1)
+        good = try_("noop", "good")
+        bad = Try("req", "bad", good.record, {"x": float("nan")}, 1)
         ends = Ends()
         executor.start(bad, ends)
         executor.start(good, ends)
@@ -294,7 +292,7 @@ class TestExecutor:
 
     def test_stop_reaches_the_job_on_its_worker(self, executor: DaskExecutor) -> None:
         """status() comes from the job on its worker; stop() calls its stop(): STOPPED, long before 600 s."""
-        sleep = attempt("sleep", "s", {"duration": 600})
+        sleep = try_("sleep", "s", {"duration": 600})
         ends = Ends()
         executor.start(sleep, ends)
         wait_until(lambda: "left of 600s" in executor.status(sleep), "the job's status")
@@ -305,7 +303,7 @@ class TestExecutor:
 
     def test_a_stop_before_the_try_starts_stops_it_when_it_does(self, executor: DaskExecutor) -> None:
         """stop() right after start(): the job is stopped as soon as a worker makes it."""
-        sleep = attempt("sleep", "early", {"duration": 600})
+        sleep = try_("sleep", "early", {"duration": 600})
         ends = Ends()
         executor.start(sleep, ends)
         executor.stop(sleep)
@@ -317,7 +315,7 @@ class TestExecutor:
         """SIGKILL to the worker of a shell job: FAIL, the worker died; the command ran once, was killed."""
         log, pidfile = tmp_path / "log", tmp_path / "pid"
         script = f"echo ran >> {log}; echo $$ > {pidfile}.tmp; mv {pidfile}.tmp {pidfile}; exec sleep 600"
-        shell = attempt("shell-command", "doomed", {"cmd": "sh", "args": ["-c", script]})
+        shell = try_("shell-command", "doomed", {"cmd": "sh", "args": ["-c", script]})
         ends = Ends()
         executor.start(shell, ends)
         wait_until(pidfile.exists, "the job's command starting")
@@ -343,14 +341,14 @@ class TestExecutor:
         A start after close fails the try too.
         """
         dask_executor = DaskExecutor(client)
-        sleep = attempt("sleep", "left", {"duration": 600})
+        sleep = try_("sleep", "left", {"duration": 600})
         ends = Ends()
         dask_executor.start(sleep, ends)
         wait_until(lambda: dask_executor.status(sleep) != "", "the job starting")
-        task_key = dask_executor._by_attempt[sleep.key].task_key
+        task_key = dask_executor._by_try[sleep.key].task_key
         dask_executor.close()
         dask_executor.close()
-        dask_executor.start(attempt("noop", "late"), ends)
+        dask_executor.start(try_("noop", "late"), ends)
         outcomes = ends.wait(2)
         wait_until(
             lambda: not any(task_key in found for found in client.run(try_statuses).values()),
@@ -856,10 +854,10 @@ def test_a_scheduler_killed_mid_run_ends_the_run_as_fail(
 
 class TestOnTheWorkerSide:
     def test_a_task_key_runs_once_per_worker(self) -> None:
-        """run_try, called twice with one task key in one process, runs the job the first time only."""
-        text = json.dumps(attempt("shell-command", "once", {"cmd": "echo", "args": "ran"}).to_dict())
-        first = Outcome.from_dict(json.loads(run_try(text, "key-once")))
-        second = Outcome.from_dict(json.loads(run_try(text, "key-once")))
+        """try_task, called twice with one task key in one process, runs the job the first time only."""
+        text = json.dumps(try_("shell-command", "once", {"cmd": "echo", "args": "ran"}).to_dict())
+        first = Outcome.from_dict(json.loads(try_task(text, "key-once")))
+        second = Outcome.from_dict(json.loads(try_task(text, "key-once")))
         assert (first.state, first.stdout) == (State.COMPLETE, "ran\n")
         assert second.state == State.FAIL
         assert "was started on this worker before; it does not run twice" in (second.error or "")

@@ -157,7 +157,7 @@ def test_all_is_the_documented_api() -> None:
     assert spincycle_jobs.__all__ == sorted(spincycle_jobs.__all__)
     assert set(spincycle_jobs.__all__) == {
         "ArgNotSetError",
-        "Attempt",
+        "Try",
         "JobInfo",
         "LeaseLostError",
         "LogEntry",
@@ -208,5 +208,5 @@ def test_all_is_the_documented_api() -> None:
         "get_data",
         "hookimpl",
         "hookspec",
-        "run_attempt",
+        "run_try",
     }

@@ -13,8 +13,8 @@ from spincycle_jobs import Factory
 from spincycle_jobs import State
 from spincycle_jobs import ThreadExecutor
 from spincycle_jobs._document import JobRecord
-from spincycle_jobs._executor import Attempt
 from spincycle_jobs._executor import Outcome
+from spincycle_jobs._executor import Try
 from spincycle_jobs._executors import installed
 from spincycle_jobs._executors import load
 from spincycle_jobs._executors import name_of
@@ -153,14 +153,14 @@ def test_the_suite_catches_an_executor_that_breaks_a_rule() -> None:
             self.inner = ThreadExecutor(factory)
             made.append(self.inner)
 
-        def start(self, attempt: Any, done: Any) -> None:
-            self.inner.start(attempt, done)
+        def start(self, try_: Any, done: Any) -> None:
+            self.inner.start(try_, done)
 
-        def stop(self, attempt: Any) -> None:
-            self.inner.stop(attempt)
+        def stop(self, try_: Any) -> None:
+            self.inner.stop(try_)
 
-        def status(self, attempt: Any) -> str:
-            return self.inner.status(attempt)
+        def status(self, try_: Any) -> str:
+            return self.inner.status(try_)
 
         def close(self) -> None:
             """Breaks the rule: tries left running are never reported."""
@@ -178,8 +178,8 @@ def test_close_stops_the_jobs_of_the_tries_left() -> None:
     factory = Factory()
     executor = ThreadExecutor(factory)
     ends: list[Outcome] = []
-    sleep = Attempt("r", "s", JobRecord.create(factory, "sleep", "s", {"duration": 600}), {}, 1)
-    executor.start(sleep, lambda _attempt, outcome: ends.append(outcome))
+    sleep = Try("r", "s", JobRecord.create(factory, "sleep", "s", {"duration": 600}), {}, 1)
+    executor.start(sleep, lambda _try, outcome: ends.append(outcome))
     deadline = time.monotonic() + 30
     while not executor.status(sleep):
         assert time.monotonic() < deadline, "the job never started"
