@@ -449,9 +449,8 @@ PUT_PLUGIN = {
             return {"put": "put_jobs.put:Put"}
         """,
     "put.py": """\
-        import os, time
         import attrs
-        from spincycle_jobs import BaseJob, Return, State
+        from spincycle_jobs import BaseJob, Return, State, open_store
 
         @attrs.define
         class Put(BaseJob):
@@ -461,17 +460,22 @@ PUT_PLUGIN = {
                 self.conf = job_args.get("put", {}).get(self.name(), {})
 
             def run(self, job_data):
-                wait_for = self.conf.get("wait_for")
-                while wait_for and not os.path.exists(wait_for) and not self.wait(0.01):
+                # ["REQUEST", "JOB"]: wait until the run store records that job ended
+                request_id, job_id = self.conf.get("after_ended", [None, None])
+                while request_id and not self._ended(request_id, job_id) and not self.wait(0.01):
                     pass
                 job_data["seen_" + self.name()] = sorted(job_data)
                 job_data.update(self.conf.get("set", {}))
                 job_data.setdefault("trail", []).append(self.name())
-                if self.conf.get("touch"):
-                    open(self.conf["touch"], "w").close()
                 if self.conf.get("bad"):
                     job_data["bad"] = {1, 2}
                 return Return(State[self.conf.get("state", "COMPLETE")])
+
+            @staticmethod
+            def _ended(request_id, job_id):
+                with open_store() as store:
+                    jobs = store.jobs(request_id)
+                    return any(j.job_id == job_id and j.state == State.COMPLETE for j in jobs)
         """,
 }
 
@@ -482,19 +486,17 @@ def test_job_data_flows_through_an_installed_plugin(make_venv: Any, tmp_path: Pa
     project = write_project(tmp_path, "put-jobs", "1.0", PUT_PLUGIN, "put = put_jobs.plugin")
     venv = make_venv()
     venv.install(Path(__file__).resolve().parent.parent, project)
-    done_a = tmp_path / "a-done"
     spec = tmp_path / "spec.toml"
     spec.write_text(
-        textwrap.dedent(f"""\
+        textwrap.dedent("""\
         request_id = "data"
         [args.put.root.set]
         x = "root"
         [args.put.a]
-        set = {{ x = "a" }}
-        touch = "{done_a}"
+        set = { x = "a" }
         [args.put.b]
-        set = {{ x = "b" }}
-        wait_for = "{done_a}"
+        set = { x = "b" }
+        after_ended = ["data", "a"]
         [[jobs]]
         id = "root"
         type = "put"
