@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import socket
+import subprocess
 import time
 from typing import TYPE_CHECKING
 from typing import Any
@@ -19,7 +21,6 @@ from .test_chain_cli import start
 from .test_chain_cli import wait_until
 
 if TYPE_CHECKING:
-    import subprocess
     from pathlib import Path
 
 
@@ -209,3 +210,35 @@ def test_a_store_that_cannot_be_written_stops_chain_run_before_any_job(tmp_path:
     assert proc.stderr.startswith("spincycle-jobs: error: run store ")
     assert proc.stderr.count("\n") == 1
     assert not marker.exists()
+
+
+def test_a_full_small_filesystem_stops_chain_run_before_any_job(tmp_path: Path) -> None:
+    """A store on a real file system with no space left: a clear error, and no job starts."""
+    small = tmp_path / "small"
+    small.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", small],
+        capture_output=True,
+        check=False,
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small file system here: {mounted.stderr.decode().strip()}")
+    try:
+        with contextlib.suppress(OSError), (small / "filler").open("wb", buffering=0) as filler:
+            while True:  # until ENOSPC
+                filler.write(b"\0" * 4096)
+        marker = tmp_path / "ran"
+        proc = cli(
+            "chain",
+            "run",
+            "--from",
+            created(tmp_path, f"touch {marker}"),
+            "--store",
+            f"sqlite:///{small}/r.db",
+        )
+        assert proc.returncode == 2, proc.stderr
+        assert proc.stderr.startswith("spincycle-jobs: error: run store ")
+        assert proc.stderr.count("\n") == 1
+        assert not marker.exists()
+    finally:
+        subprocess.run(["umount", small], check=True)
