@@ -279,14 +279,17 @@ def make_job(
         from the one that created the record.
     :param make: makes the job, instead of ``factory.make``.
     :raises JobError: when the type is unknown here, comes from another
-        distribution, or the job refuses the bytes.
+        distribution, or the job refuses the bytes; an error that says
+        "here" names the host, or the Dask worker's address.
     """
     info = _type_info(factory, record.type)
     if info is not None:
         if record.distribution != info.distribution:
+            from ._factory import here  # noqa: PLC0415 - only this error needs it
+
             msg = (
                 f"{where} was created by distribution {record.distribution!r}, "
-                f"but job type {info.type!r} here comes from {info.distribution!r}"
+                f"but job type {info.type!r} here comes from {info.distribution!r} ({here()})"
             )
             raise DocumentError(msg)
         if record.version != info.version:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import os
 import threading
 from typing import TYPE_CHECKING
@@ -25,13 +27,14 @@ from ._job import Job
 if TYPE_CHECKING:
     from collections.abc import Callable
     from collections.abc import Iterable
+    from collections.abc import Iterator
 
     from ._catalog import Catalog
     from ._catalog import Offer
     from ._scan import Candidate
     from ._scan import LiveCatalog
 
-__all__ = ["Factory", "PluginInfo", "TypeInfo"]
+__all__ = ["Factory", "PluginInfo", "TypeInfo", "here", "placed"]
 
 T = TypeVar("T")
 
@@ -40,6 +43,36 @@ NO_CACHE_ENV: Final = "SPINCYCLE_JOBS_NO_CACHE"
 STRICT_ENV: Final = "SPINCYCLE_JOBS_STRICT"
 ALLOW_ENV: Final = "SPINCYCLE_JOBS_ALLOW"
 DENY_ENV: Final = "SPINCYCLE_JOBS_DENY"
+
+
+#: Where this thread makes and runs jobs, when that is not just this host: ``worker ADDRESS`` on Dask.
+_PLACE: Final[contextvars.ContextVar[str | None]] = contextvars.ContextVar(
+    "spincycle_jobs_place", default=None
+)
+
+
+def here() -> str:
+    """Return where this runs, as an error that says "here" names it.
+
+    ``worker tcp://10.0.0.7:40123`` while a Dask worker runs a try (see
+    :func:`placed`), else ``host 'NAME'``.
+    """
+    place = _PLACE.get()
+    if place is None:
+        import socket  # noqa: PLC0415 - only an error needs it
+
+        place = f"host {socket.gethostname()!r}"
+    return place
+
+
+@contextlib.contextmanager
+def placed(place: str) -> Iterator[None]:
+    """Have :func:`here` return ``place`` in this thread (and context) until the block ends."""
+    token = _PLACE.set(place)
+    try:
+        yield
+    finally:
+        _PLACE.reset(token)
 
 
 def env_flag(name: str) -> bool:

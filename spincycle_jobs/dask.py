@@ -45,6 +45,7 @@ from ._executor import Outcome
 from ._executor import Try
 from ._executor import run_try
 from ._factory import Factory
+from ._factory import placed
 from ._stamps import Stat as _Stat
 from ._stamps import stat as _stat
 from ._tries import Running
@@ -167,14 +168,17 @@ def try_task(try_json: str, task_key: str) -> str:
     :returns: the :class:`~spincycle_jobs.Outcome` as JSON text.
     """
     try_ = Try.from_dict(json.loads(try_json))
+    worker = _worker()  # known in a task's thread alone
+    place = f"host {socket.gethostname()!r}" if worker is None else f"worker {worker.address}"
     with _lock:
         if task_key in _started:
-            msg = f"JobError: try {try_.key!r} was started on this worker before; it does not run twice"
+            msg = (
+                f"JobError: try {try_.key!r} was started on this worker before; "
+                f"it does not run twice ({place})"
+            )
             return json.dumps(Outcome.failed(msg, try_.job_data).to_dict())
         _remember(_started, task_key)
     factory = _plugins.factory()
-    worker = _worker()  # known in a task's thread alone
-    place = f"host {socket.gethostname()!r}" if worker is None else f"worker {worker.address}"
 
     def started(job: Job) -> None:
         global _orphan_watch  # noqa: PLW0603 - one per worker process, started with the first try
@@ -189,7 +193,8 @@ def try_task(try_json: str, task_key: str) -> str:
         _running.made(task_key, job)
 
     try:
-        outcome = run_try(factory, try_, started, place=place, vet=_plugins.stale)
+        with placed(place):  # what an error that says "here" names
+            outcome = run_try(factory, try_, started, place=place, vet=_plugins.stale)
     finally:
         with _lock:
             if task_key in _running:
