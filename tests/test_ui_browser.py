@@ -94,6 +94,7 @@ def test_a_running_chain_goes_on_without_a_reload(
     )
     runner.start()
     try:
+        ui.wait_running(server, "live", "deploy")  # the run is in the store: its page exists
         browser.get(f"{server.url}run?id=live")
         node = "document.querySelector('svg.graph g[data-job=\"deploy\"]')"
         wait_until(browser, f"{node} && {node}.classList.contains('st-RUNNING')", "deploy RUNNING")

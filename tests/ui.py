@@ -8,12 +8,14 @@ server is the real command, started on a free port of 127.0.0.1.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import signal
 import subprocess
 import sys
 import threading
+import time
 import urllib.error
 import urllib.request
 from typing import TYPE_CHECKING
@@ -213,6 +215,18 @@ def serving_store(store_url: str) -> Iterator[Server]:
     """``spincycle-jobs ui`` serving :func:`filled_store`, for a module's tests."""
     with serving(store_url) as running:
         yield running
+
+
+def wait_running(server: Server, request_id: str, job_id: str) -> None:
+    """Wait until the store shows ``job_id`` of run ``request_id`` running."""
+    deadline = time.monotonic() + WAIT
+    while True:
+        status, _, body = server.get(f"/api/run?id={request_id}")
+        jobs = json.loads(body)["jobs"] if status == 200 else []
+        if any(job["job_id"] == job_id and job["state"] == "RUNNING" for job in jobs):
+            return
+        assert time.monotonic() < deadline, f"{job_id} of {request_id} never ran: {status} {body[:300]!r}"
+        time.sleep(0.05)
 
 
 def screenshot_dir() -> Path | None:

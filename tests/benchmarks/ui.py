@@ -113,6 +113,7 @@ def main() -> None:
                     target=ui.run_chain, args=(url, request_id, {request_id: []}), kwargs=modes
                 )
                 runner.start()
+                ui.wait_running(server, request_id, request_id)  # its page exists
                 browser.get(f"{base}/run?id={request_id}")
                 node = f"document.querySelector('svg.graph g[data-job=\"{request_id}\"]').classList"
                 wait(browser, f"{node}.contains('st-RUNNING')")
