@@ -76,12 +76,12 @@ def shell_env() -> dict[str, str]:
     return clean_env(PATH=f"{scripts}:{os.environ['PATH']}", COLUMNS="100")
 
 
-def run_step(command: str, shown: list[str], cwd: Path, env: dict[str, str]) -> None:
-    """Run a ``$ command`` of a page as a reader types it: it exits 0 and prints what the page shows."""
+def run_step(command: str, shown: list[str], cwd: Path, env: dict[str, str], code: int = 0) -> None:
+    """Run a ``$ command`` of a page as a reader types it: it exits ``code``, printing what the page shows."""
     proc = subprocess.run(  # noqa: S602 - the page's shell commands, as a reader types them
         command, shell=True, cwd=cwd, env=env, capture_output=True, text=True, timeout=120, check=False
     )
-    assert proc.returncode == 0, f"$ {command}\n{proc.stdout}\n{proc.stderr}"
+    assert proc.returncode == code, f"$ {command}\n{proc.stdout}\n{proc.stderr}"
     assert normal((proc.stdout + proc.stderr).splitlines()) == normal(shown), f"$ {command}"
 
 
@@ -143,3 +143,11 @@ def test_the_local_cluster_snippet_runs(tmp_path: Path) -> None:
     proc = run([sys.executable, "deploy.py"], tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "COMPLETE"
+
+
+def test_the_cli_page_s_commands_give_what_it_shows(tmp_path: Path) -> None:
+    """docs/cli.rst's console commands, as written: each prints what the page shows; an error exits 2."""
+    assert steps("cli")
+    for command, shown in steps("cli"):
+        refused = bool(shown) and shown[0].startswith("spincycle-jobs: error:")
+        run_step(command, shown, tmp_path, shell_env(), 2 if refused else 0)
