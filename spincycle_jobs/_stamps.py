@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import operator
 import os
+import sys
 import zlib
 from typing import TYPE_CHECKING
 from typing import Any
@@ -30,6 +31,7 @@ __all__ = [
     "entry_unchanged",
     "fingerprint",
     "metadata_names",
+    "path_stamps",
     "stat",
 ]
 
@@ -51,6 +53,19 @@ def stat(path: str, dir_fd: int | None = None) -> Stat:
         return _STAMP(os.stat(path, dir_fd=dir_fd))
     except OSError:
         return None
+
+
+def path_stamps() -> list[tuple[str, Stat]]:
+    """Return each ``sys.path`` entry with its own stat: what installing, upgrading or removing changes.
+
+    The first of the stamps the index keeps, and the cheapest: one ``stat``
+    per entry. Installing, upgrading or removing a distribution adds or
+    removes a metadata folder (an upgrade replaces the old version's with the
+    new one's), and so changes the stat of the ``sys.path`` folder it is in;
+    what it does not see is a file changed in place (a module edited, an
+    ``entry_points.txt`` rewritten).
+    """
+    return [(entry, stat(entry or ".")) for entry in sys.path]
 
 
 def fingerprint(stats: Iterable[Stat]) -> int:

@@ -41,18 +41,22 @@ import distributed
 
 from . import _watchdog as _watchdog_module
 from ._errors import JobError
+from ._errors import UnknownJobTypeError
 from ._executor import Outcome
 from ._executor import Try
 from ._executor import run_try
 from ._factory import Factory
+from ._factory import here
 from ._factory import placed
 from ._stamps import Stat as _Stat
+from ._stamps import path_stamps as _path_stamps
 from ._stamps import stat as _stat
 from ._tries import Running
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from ._catalog import TypeInfo
     from ._job import Job
 
 __all__ = ["DaskExecutor"]
@@ -90,57 +94,172 @@ _RELEASE_BATCH: Final = 100
 _REMEMBER: Final = 100_000
 
 
+def _file_of(module: object) -> str | None:
+    """Return the file a module was imported from, or ``None`` (a namespace package, a built-in module)."""
+    try:
+        path = getattr(module, "__file__", None)
+    except Exception:  # noqa: BLE001 - a lazy module may raise anything: it is no file
+        return None
+    return path if isinstance(path, str) else None
+
+
+def _package(name: str) -> str:
+    """Return the package whose modules are checked together with module (or dotted name) ``name``.
+
+    Its top-level package; for a namespace package (no ``__file__``), whose
+    portions come from distributions of their own, the portion below it.
+    """
+    top, _, rest = name.partition(".")
+    module = sys.modules.get(top)
+    if rest and module is not None and _file_of(module) is None:
+        return f"{top}.{rest.partition('.')[0]}"
+    return top
+
+
+class _Code:
+    """The files of the modules this process imported, by :func:`_package`, with their stat when first seen.
+
+    Python imports a module once: a file that changed on disk since (an
+    upgrade, an edit) holds code this process does not run. A module is seen
+    by the first :meth:`look` after its import: each try looks once it has
+    made its job, and again once it has run it.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        #: How many modules ``sys.modules`` held at the last look: none imported since, nothing to do.
+        self._count = 0
+        self._seen: set[str] = set()
+        self._files: dict[str, dict[str, tuple[str, _Stat]]] = {}
+
+    def look(self) -> None:
+        """Record the file and stat of every module imported since the last look."""
+        modules = sys.modules
+        with self._lock:
+            # The cost of a look when nothing was imported. (A module removed from sys.modules
+            # and another imported since the last look would be seen at the next import.)
+            if len(modules) == self._count:
+                return
+            self._count = len(modules)
+            new = modules.keys() - self._seen  # one C call: no import in another thread changes it midway
+            self._seen |= new
+            for name in new:
+                path = _file_of(modules.get(name))
+                if path is not None:
+                    self._files.setdefault(_package(name), {})[name] = (path, _stat(path))
+
+    def changed(self, packages: set[str]) -> tuple[str, str] | None:
+        """Return a module of ``packages`` whose file changed on disk since it was seen, and that file."""
+        self.look()
+        with self._lock:
+            files = [item for package in packages for item in self._files.get(package, {}).items()]
+        for name, (path, seen) in files:
+            if _stat(path) != seen:
+                return name, path
+        return None
+
+
+def _restart(changed: tuple[str, str]) -> str:
+    """Say which module's file changed, and to restart the worker (named by its address)."""
+    name, path = changed
+    where = here()
+    what = where if where.startswith("worker ") else f"this process ({where})"
+    return f"changed on disk after this worker imported it (module {name}, {path}): restart {what}"
+
+
+class _WorkerFactory(Factory):
+    """A worker's Factory: it makes no job from code that changed on disk since the worker imported it."""
+
+    def __init__(self, code: _Code, *, cache: bool) -> None:
+        super().__init__(cache=cache)
+        self._code = code
+
+    def type_info(self, job_type: str) -> TypeInfo:
+        """Return the type's record; for a type it does not know, say whether a plugin's code changed.
+
+        :raises JobError: when the type is unknown and a plugin's code changed
+            on disk since this process imported it, saying to restart the worker.
+        """
+        try:
+            return super().type_info(job_type)
+        except UnknownJobTypeError as err:
+            # Perhaps the new version of a plugin offers it, but this process runs the old one's hook.
+            changed = self._code.changed({_package(info.target) for info in self.types()})
+            if changed is None:
+                raise
+            msg = f"{err}; the code of a plugin {_restart(changed)} to see the job types of its new version"
+            raise JobError(msg) from err
+
+    def make(self, job_type: str, job_name: str) -> Job:
+        """Make the job, unless its package's code changed on disk since this process imported it.
+
+        :raises JobError: when it changed, saying to restart the worker.
+        """
+        changed = self._code.changed({_package(self.type_info(job_type).target)})
+        if changed is not None:
+            msg = f"the code of job type {job_type!r} {_restart(changed)} to run the new code"
+            raise JobError(msg)
+        return super().make(job_type, job_name)
+
+
 class _Plugins:
     """A worker's plugins: its Factory, made anew when distributions come or go, and the code it imported.
 
     A worker lives longer than the plugins installed under it. Installing,
     upgrading or removing a distribution adds or removes a metadata folder,
-    which changes its ``sys.path`` folder's own stat: a try that finds one
-    changed gets a new :class:`~spincycle_jobs.Factory`, so a distribution
-    installed after the worker started is seen at its next try. But Python
-    never imports a module twice: a job class whose module file changed on
-    disk after this process imported it (an upgrade, an edit) would run its
-    old code, so such a try fails instead, saying to restart the worker.
+    which changes its ``sys.path`` folder's own stat (the first of the
+    index's stamps, :func:`~spincycle_jobs._stamps.path_stamps`): a try that
+    finds one changed gets a new :class:`~spincycle_jobs.Factory`, which
+    discovers again, so a distribution installed after the worker started
+    is seen at its next try; while none changed, a try costs one ``stat``
+    per ``sys.path`` entry, and nothing is discovered again. A type the
+    Factory does not know is looked for by discovering again, once per try,
+    before the try fails: what a file changed in place added is found too.
+
+    But Python never imports a module twice: a job whose package's code
+    changed on disk after this process imported it (an upgrade, an edit)
+    would run its old code, so its try fails instead, saying to restart the
+    worker (see :class:`_Code`). Discovering again in such a process would
+    call the old code's hooks: the Factories made after the first never
+    read nor write the persisted index, which records only what a fresh
+    process would find.
     """
 
     def __init__(self) -> None:
-        self._factory: Factory | None = None
-        self._folders: list[tuple[str, _Stat]] = []
-        #: The module file of each job class run here, and its stat when first run.
-        self._code: dict[str, tuple[str, _Stat]] = {}
+        self._factory: _WorkerFactory | None = None
+        self._stamps: list[tuple[str, _Stat]] = []
         self._lock = threading.Lock()
+        self.code = _Code()
 
-    def factory(self) -> Factory:
-        """Return this worker's Factory, new when a ``sys.path`` folder changed since it was made."""
-        folders = [(entry, _stat(entry or ".")) for entry in sys.path]
+    def factory(self, job_type: str) -> Factory:
+        """Return this worker's Factory, new when the installed distributions changed since it was made.
+
+        Also new when it does not know ``job_type``: this one has discovered it again.
+        """
+        stamps = _path_stamps()  # before the Factory discovers: a change from now on is seen next time
         with self._lock:
-            if self._factory is None or folders != self._folders:
-                self._factory, self._folders = Factory(), folders
-                self._imported()  # what discovery imported: plugins whose hooks import their job classes
-            return self._factory
-
-    def _imported(self) -> None:
-        """Record the stat of each imported module's file not recorded yet: the code this process runs."""
-        for name, module in list(sys.modules.items()):
-            path = getattr(module, "__file__", None)
-            if isinstance(path, str) and name not in self._code:
-                self._code[name] = (path, _stat(path))
+            if self._factory is None or stamps != self._stamps:
+                self._factory = _WorkerFactory(self.code, cache=self._factory is None)
+                self._stamps = stamps
+            factory = self._factory
+        try:
+            Factory.type_info(factory, job_type)
+        except UnknownJobTypeError:
+            rediscovered = _WorkerFactory(self.code, cache=False)
+            with self._lock:
+                if self._factory is factory:
+                    self._factory = rediscovered
+            return rediscovered
+        except Exception:  # noqa: BLE001, S110 - a plugin's problem: the try fails saying it, making its job
+            pass
+        return factory
 
     def stale(self, job: Job) -> str | None:
-        """Return why ``job``'s class must not run here, its module file changed on disk, or ``None``."""
-        name = type(job).__module__
-        path = getattr(sys.modules.get(name), "__file__", None)
-        if not isinstance(path, str):
+        """Return why ``job`` must not run here, its class's code changed on disk, or ``None``."""
+        changed = self.code.changed({_package(type(job).__module__)})
+        if changed is None:
             return None
-        now = _stat(path)
-        with self._lock:
-            first = self._code.setdefault(name, (path, now))  # imported by this try: as it is now
-        if first == (path, now):
-            return None
-        return (
-            f"the code of job type {job.type()!r} changed on disk after this worker imported it "
-            f"(module {name}, {path}): restart the worker to run the new code"
-        )
+        return f"the code of job type {job.type()!r} {_restart(changed)} to run the new code"
 
 
 # What one worker process knows; guarded by _lock.
@@ -178,7 +297,7 @@ def try_task(try_json: str, task_key: str) -> str:
             )
             return json.dumps(Outcome.failed(msg, try_.job_data).to_dict())
         _remember(_started, task_key)
-    factory = _plugins.factory()
+    factory = _plugins.factory(try_.record.type)
 
     def started(job: Job) -> None:
         global _orphan_watch  # noqa: PLW0603 - one per worker process, started with the first try
@@ -196,6 +315,7 @@ def try_task(try_json: str, task_key: str) -> str:
         with placed(place):  # what an error that says "here" names
             outcome = run_try(factory, try_, started, place=place, vet=_plugins.stale)
     finally:
+        _plugins.code.look()  # what the job imported while it ran, as it is now
         with _lock:
             if task_key in _running:
                 _tell_watchdog(b"-")
