@@ -18,10 +18,11 @@ a field, or add one without a default: bump the major version.
 Documents (a job document, a chain document) follow the same rule, at
 every level: the document, each chain job, each job record. Their tags,
 ``spincycle-jobs/job/1`` and ``spincycle-jobs/chain/1``, name the major
-version alone, which is minor version 0; a reader takes ``1`` and ``1.N``
-alike. Their fields, which carry checks of their own (a non-empty id, a
-count from 0), are declared as :class:`Field` s and read by
-:func:`read_fields`, as a wire record's are.
+version alone, which is minor version 0; a reader takes ``1`` and
+``1.N`` (N in ASCII digits) alike. Their fields, which carry checks of
+their own (a non-empty id, a count from 0), are declared as
+:class:`Field` s and read by :func:`read_fields`, as a wire record's
+are.
 """
 
 from __future__ import annotations
@@ -211,16 +212,32 @@ def read_fields(
 def version_error(tag: object, kind: str, major: int, where: str, what: str = "record") -> str | None:
     """Return why what is tagged ``tag`` cannot be read as ``kind`` version ``major``, or ``None``.
 
-    ``spincycle-jobs/KIND/MAJOR`` and ``spincycle-jobs/KIND/MAJOR.MINOR`` are read, whatever the minor.
+    ``spincycle-jobs/KIND/MAJOR`` and ``spincycle-jobs/KIND/MAJOR.MINOR`` are read, whatever the minor
+    (ASCII digits). A message shows a long or unprintable tag cut short, as its ``repr``.
     """
     prefix = f"{_PREFIX}{kind}/"
     if not isinstance(tag, str) or not tag.startswith(prefix):
-        return f"{where}: not a {kind} {what} (format {tag!r}, expected {prefix}{major})"
+        return f"{where}: not a {kind} {what} (format {_shown(tag)}, expected {prefix}{major})"
     version = tag[len(prefix) :]
     got, dot, minor = version.partition(".")
-    if got != str(major) or (dot and not minor.isdigit()):
-        return f"{where}: {kind} {what} version {version} is not {major}.x, the version read here"
+    if got != str(major) or (dot and not (minor.isascii() and minor.isdigit())):
+        shown = version if _plain(version) else _shown(version)
+        return f"{where}: {kind} {what} version {shown} is not {major}.x, the version read here"
     return None
+
+
+#: The longest tag or version a message shows whole.
+_SHOWN: Final = 60
+
+
+def _plain(text: str) -> bool:
+    return 0 < len(text) <= _SHOWN and text.isascii() and text.isprintable() and " " not in text
+
+
+def _shown(value: object) -> str:
+    """Return the ``repr`` of ``value`` for a message, cut short when long."""
+    text = repr(value)
+    return text if len(text) <= _SHOWN else f"{text[: _SHOWN - 3]}..."
 
 
 def _accepts(accepted: tuple[type, ...]) -> Callable[[object], bool]:
@@ -253,10 +270,10 @@ def from_wire(cls: type[T], obj: object, where: str) -> T:
 def _read(read: Any, value: Any, where: str) -> Any:
     if read in _SPECS:
         return from_wire(read, value, where)
-    if hasattr(read, "from_dict"):  # a record with a reader of its own, such as a JobRecord
-        return read.from_dict(value, where)
     try:
+        if hasattr(read, "from_dict"):  # a record with a reader of its own, such as a JobRecord
+            return read.from_dict(value, where)
         return read(value)
-    except ValueError as err:
-        msg = f"{where}: {err}"
+    except ValueError as err:  # a record's own error (a DocumentError) names where already
+        msg = str(err) if isinstance(err, JobError) else f"{where}: {err}"
         raise WireError(msg) from None
