@@ -11,7 +11,7 @@ standard one, is left to ``importlib.metadata`` itself.
 """
 
 # Plain str paths: this module lists and reads files, nothing more, and pathlib would cost more.
-# ruff: noqa: PTH100, PTH112, PTH118, PTH122, PTH123, PTH208
+# ruff: noqa: PTH100, PTH112, PTH117, PTH118, PTH122, PTH208
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 from typing import NamedTuple
 
 from ._catalog import normalize
+from ._files import read_regular
 from ._stamps import METADATA_SUFFIXES
 
 if TYPE_CHECKING:
@@ -59,10 +60,11 @@ def name_version(text: str) -> tuple[str | None, str | None]:
 
 
 def _read(path: str) -> str | None:
+    """Return the text of the regular file at ``path``, as ``importlib.metadata`` reads it, or ``None``."""
+    data = read_regular(path)
     try:
-        with open(path, encoding="utf-8") as src:
-            return src.read()
-    except (OSError, UnicodeDecodeError):
+        return None if data is None else data.decode()
+    except UnicodeDecodeError:
         return None
 
 
@@ -163,8 +165,12 @@ def unlisted_files(plugins: Mapping[str, list[str]], modules: Iterable[str]) -> 
     for name in modules:
         module_file = getattr(sys.modules.get(name), "__file__", None)
         if isinstance(module_file, str):
-            path = os.path.abspath(module_file)
-            if not any(records.lists(dist, path) for dist in plugins.get(name.partition(".")[0], ())):
+            # Import gives absolute paths; one that is not normal only fails to match, and is stamped.
+            path = module_file if os.path.isabs(module_file) else os.path.abspath(module_file)
+            for dist in plugins.get(name.partition(".")[0], ()):
+                if records.lists(dist, path):
+                    break
+            else:
                 unlisted.append(path)
     if not unlisted:
         return []
@@ -176,17 +182,17 @@ class _Records:
     """The ``RECORD`` files of distributions, each read once."""
 
     def __init__(self) -> None:
-        #: Per metadata folder: its site folder (ending in a separator) and its ``RECORD``.
-        self._read: dict[str, tuple[str, str | None]] = {}
+        #: Per metadata folder: its ``RECORD``, after a newline so that each line starts with one.
+        self._read: dict[str, str | None] = {}
 
     def _of(self, dist: str) -> tuple[str, str | None]:
-        """Return the site folder and the ``RECORD``, after a newline so that each line starts with one."""
-        found = self._read.get(dist)
-        if found is None:
-            site = dist[: dist.rfind(os.sep) + 1]
+        """Return the site folder (ending in a separator) and the ``RECORD`` of ``dist``."""
+        if dist in self._read:
+            text = self._read[dist]
+        else:
             text = _read(dist + os.sep + "RECORD")  # None: an egg-info, or a distribution not recorded
-            found = self._read[dist] = (site, None if text is None else "\n" + text)
-        return found
+            text = self._read[dist] = None if text is None else "\n" + text
+        return dist[: dist.rfind(os.sep) + 1], text
 
     def lists(self, dist: str, path: str) -> bool:
         """Whether ``dist``'s ``RECORD`` has a line for ``path`` as it is, relative to its site folder."""

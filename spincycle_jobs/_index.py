@@ -16,8 +16,10 @@ offers (:class:`TypeRow`), with the stamps of what that came from:
 
 A stamp is a file's modification time, change time, size and inode: the
 change time cannot be set back, so a restored modification time is seen.
-The stamps are taken before discovery starts, and the index is not written
-if any of them changed while it ran. It is read only from a folder and a
+When discovery starts, the time is noted and each ``sys.path`` folder's own
+stat taken; the files' stamps are taken when the index is written. It is not
+written if a ``sys.path`` folder's stat changed meanwhile, or a stamp shows a
+change since discovery started (see :class:`._stamps.Stamps`). It is read only from a folder and a
 file that this user owns and no one else can write; anything else, and any
 file that is not exactly such an index, means discovery runs again.
 
@@ -43,14 +45,13 @@ from typing import NamedTuple
 from ._files import mine
 from ._files import read_private
 from ._files import write_private
-from ._stamps import CLOCK_SLACK_NS
 from ._stamps import Stamps
 from ._stamps import entry_unchanged
 from ._stamps import stat
 
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from collections.abc import Sequence
+    from collections.abc import Iterable
 
 __all__ = ["CorruptIndexError", "Index", "PluginRow", "Snapshot", "TypeRow", "locate"]
 
@@ -168,12 +169,20 @@ class Snapshot:
         return self._parts
 
     @classmethod
-    def of(cls, plugins: list[PluginRow], types: Sequence[tuple[str, str, str, str]]) -> Snapshot:
+    def of(cls, plugins: Iterable[PluginRow], types: Iterable[tuple[str, str, str, str]]) -> Snapshot:
         """Return the snapshot of these rows, as the index file holds it: ``types`` as :class:`TypeRow` s."""
-        plugin_lines = "".join("\n" + _dumps(list(p)) for p in plugins).encode()
-        q = json.encoder.encode_basestring_ascii  # a row of strings, written without the general encoder
+        # Rows of strings, written without the general encoder, which costs more per row.
+        q = json.encoder.encode_basestring_ascii
+        EMPTY = q("")  # noqa: N806 - the target the file leaves out, equal to the spec
+
+        def q_null(value: str | None) -> str:
+            return "null" if value is None else q(value)
+
+        plugin_lines = "".join(
+            [f"\n[{q(n)},{q_null(d)},{q_null(v)},{q(s)},{t!r}]" for n, d, v, s, t in plugins]
+        ).encode()
         type_lines = "".join(
-            [f"\n[{q(t)},{q(p)},{q(s)},{q('' if g == s else g)}]" for t, p, s, g in types]
+            [f"\n[{q(t)},{q(p)},{q(s)},{EMPTY if g == s else q(g)}]" for t, p, s, g in types]
         ).encode()
         return cls(b"%d" % len(plugin_lines) + plugin_lines + type_lines + b"\n")
 
@@ -283,24 +292,24 @@ class Index:
         return all(stat(path) == (None if s is None else tuple(s)) for path, s in stats)
 
     def stamps(self) -> Stamps:
-        """Take the stamps of the ``sys.path`` entries: call before discovery starts."""
+        """Note when discovery starts, with the ``sys.path`` folders' stats: call before it starts."""
         return Stamps(self.entries)
 
     def write(self, stamps: Stamps, plugin_dists: set[str], files: list[str], snapshot: Snapshot) -> bool:
         """Record a discovery, unless what it came from changed while it ran; never fails loudly.
 
-        :param stamps: taken before discovery started.
+        :param stamps: from :meth:`stamps`, called before discovery started.
         :param plugin_dists: the metadata folders of the plugins' distributions.
         :param files: files imported while the plugins loaded that no plugin's ``RECORD`` lists.
         :returns: whether the index was written.
         """
         file_stats = [(path, stat(path)) for path in sorted(set(files))]
-        changed = any(s is not None and s[1] >= stamps.started_ns - CLOCK_SLACK_NS for _, s in file_stats)
-        if changed or not stamps.unchanged():
+        kept = None if any(stamps.recent(s) for _, s in file_stats) else stamps.record(plugin_dists)
+        if kept is None:
             return False
         rows = snapshot.data()
         lines = [
-            stamps.record(plugin_dists),
+            kept,
             [self._working_folder(files), *file_stats],
             [len(rows), zlib.crc32(rows)],
         ]

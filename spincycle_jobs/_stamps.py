@@ -2,8 +2,8 @@
 
 A stamp is a file's modification time, change time, size and inode: the
 change time cannot be set back, so a restored modification time is seen.
-:class:`Stamps` takes them for every ``sys.path`` entry before discovery,
-and :func:`entry_unchanged` checks them again in a later process; see
+:class:`Stamps` takes them for every ``sys.path`` entry when discovery is
+recorded, and :func:`entry_unchanged` checks them again in a later process; see
 :mod:`._index` for which files are stamped and why.
 """
 
@@ -16,12 +16,8 @@ import operator
 import os
 import sys
 import zlib
-from typing import TYPE_CHECKING
 from typing import Any
 from typing import Final
-
-if TYPE_CHECKING:
-    from collections.abc import Iterable
 
 __all__ = [
     "CLOCK_SLACK_NS",
@@ -32,6 +28,7 @@ __all__ = [
     "fingerprint",
     "metadata_names",
     "path_stamps",
+    "stamp_hash",
     "stat",
 ]
 
@@ -68,9 +65,19 @@ def path_stamps() -> list[tuple[str, Stat]]:
     return [(entry, stat(entry or ".")) for entry in sys.path]
 
 
-def fingerprint(stats: Iterable[Stat]) -> int:
-    """Return one number for many stats (the hash of integers is the same in every process)."""
-    return hash(tuple([hash(() if st is None else st) for st in stats]))
+def stamp_hash(st: Stat) -> int:
+    """Return a number for one stat: the same in every process, for the hash of integers is."""
+    return hash(() if st is None else st)
+
+
+def fingerprint(hashes: list[int]) -> int:
+    """Return one number for many stats, from their :func:`stamp_hash` es.
+
+    Only numbers are kept of the stats, not the stats: in a new process, every
+    new page of memory costs a page fault, and every object held counts
+    toward a garbage collection.
+    """
+    return hash(tuple(hashes))
 
 
 def fingerprint_in(folder: str, files: list[str]) -> int | None:
@@ -79,27 +86,35 @@ def fingerprint_in(folder: str, files: list[str]) -> int | None:
     Every process that reads the index checks each stamped file, so this is
     written for speed: names are looked up from the open folder (fewer path
     components for the kernel to walk), the stats of a folder where no file is
-    missing are taken in one comprehension, and only a number is kept of each
-    (in a new process, every new page of memory costs a page fault).
+    missing are taken in one comprehension, and only a number is kept of each.
     """
     if not files:
-        return fingerprint(())
-    fd, prefix = None, ""
-    try:
-        if _STAT_DIR_FD:
-            fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-        else:
-            prefix = os.path.join(folder, "")
-    except OSError:
+        return fingerprint([])
+    opened = _open_folder(folder)
+    if opened is None:
         return None
+    fd, prefix = opened
     try:
         try:
-            return hash(tuple([hash(_STAMP(os.stat(prefix + name, dir_fd=fd))) for name in files]))
+            return fingerprint([hash(_STAMP(os.stat(prefix + name, dir_fd=fd))) for name in files])
         except OSError:  # a file is missing
-            return fingerprint([stat(prefix + name, dir_fd=fd) for name in files])
+            return fingerprint([stamp_hash(stat(prefix + name, dir_fd=fd)) for name in files])
     finally:
         if fd is not None:
             os.close(fd)
+
+
+def _open_folder(folder: str) -> tuple[int | None, str] | None:
+    """Return how to look up names in ``folder``: its open descriptor, or a prefix; ``None`` without it.
+
+    Looking names up from the open folder saves the kernel walking its path for each.
+    """
+    if not _STAT_DIR_FD:
+        return None, os.path.join(folder, "")
+    try:
+        return os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0)), ""
+    except OSError:
+        return None
 
 
 def metadata_names(folder: str) -> list[str]:
@@ -111,10 +126,13 @@ def metadata_names(folder: str) -> list[str]:
 
 
 class Stamps:
-    """The stamps of every ``sys.path`` entry, and when they were taken.
+    """When discovery started, and the stamps of the ``sys.path`` folders then.
 
-    Taken before discovery, and again before writing: what changed in between
-    was maybe half seen, so the index is not written then.
+    The stamps of the files in them are taken when discovery is recorded
+    (:meth:`record`), not before it starts: a file changed since the start
+    of discovery has a change time from then on, which :meth:`record`
+    refuses, and one changed before was read as it is now. Only what the
+    index keeps is stamped, once.
     """
 
     def __init__(self, entries: list[str]) -> None:
@@ -124,62 +142,69 @@ class Stamps:
         self.started_ns = time.time_ns()
         #: The entries, as the index key spells them ("" is the working folder).
         self.entries = entries
-        #: Per entry: its own stat, and per distribution the stats of its
-        #: ``entry_points.txt``, ``RECORD`` and metadata folder.
-        self.seen = [self._take(folder_of(entry)) for entry in entries]
+        #: Each entry's own stat: installing or removing a distribution changes it.
+        self.own = [stat(folder_of(entry)) for entry in entries]
 
-    @staticmethod
-    def _take(folder: str) -> tuple[Stat, dict[str, tuple[Stat, Stat, Stat]]]:
-        dists = {}
-        for name in metadata_names(folder):
-            where = os.path.join(folder, name)
-            entry_points = stat(os.path.join(where, "entry_points.txt"))
-            # The folder's own stat counts only where it has no entry points (one would change it).
-            dists[name] = (
-                entry_points,
-                stat(os.path.join(where, "RECORD")),
-                stat(where) if entry_points is None else None,
-            )
-        return stat(folder), dists
+    def recent(self, st: Stat) -> bool:
+        """Whether a file with this stat may have changed while discovery ran.
 
-    def unchanged(self) -> bool:
-        """Whether what discovery read may be recorded as seen with these stamps.
-
-        An install, an upgrade or a removal while discovery ran adds or
-        removes a metadata folder, which changes its ``sys.path`` entry's own
-        stat: those are taken again. A file changed in place after its stamp
-        was taken needs nothing here: the next process finds it differs from
-        the stamp kept, and discovers again. But a stamp taken within the
-        clock's slack of the start may equal the stat of a change made in the
-        same tick, which no later check could see: then nothing is recorded.
+        A stamp taken within the clock's slack of the start may equal the stat
+        of a change made in the same tick, which no later check could see.
         """
-        recent = self.started_ns - CLOCK_SLACK_NS
-        for _own, dists in self.seen:
-            for stats in dists.values():
-                if any(st is not None and st[1] >= recent for st in stats):
-                    return False
-        folders = zip(self.entries, self.seen, strict=True)
-        return all(stat(folder_of(entry)) == own for entry, (own, _) in folders)
+        return st is not None and st[1] >= self.started_ns - CLOCK_SLACK_NS
 
-    def record(self, plugin_dists: set[str]) -> list[list[Any]]:
-        """Return the stamps to keep: per entry, what a later check must find.
+    def record(self, plugin_dists: set[str]) -> list[list[Any]] | None:
+        """Return the stamps to keep, per entry, or ``None`` when what discovery read may have changed.
+
+        For each distribution, the file an installer rewrites: ``RECORD`` for a
+        plugin's (``entry_points.txt`` where it has none), ``entry_points.txt``
+        for any other (its metadata folder where it has none). An install, an
+        upgrade or a removal while discovery ran changes its entry's own stat,
+        which is taken again last.
 
         :param plugin_dists: the metadata folders of the plugins' distributions.
         """
         kept = []
-        for entry, (own, dists) in zip(self.entries, self.seen, strict=True):
+        for entry, own in zip(self.entries, self.own, strict=True):
             folder = folder_of(entry)
-            names = sorted(dists)
-            files, stats = [], []
-            for name, (entry_points, record, where) in sorted(dists.items()):
-                if os.path.join(folder, name) in plugin_dists:
-                    chosen = ("RECORD", record) if record is not None else ("entry_points.txt", entry_points)
-                else:
-                    chosen = ("entry_points.txt", entry_points) if entry_points is not None else ("", where)
-                files.append(os.path.join(name, chosen[0]) if chosen[0] else name)
-                stats.append(chosen[1])
-            kept.append([entry, own, zlib.crc32("\n".join(names).encode()), files, fingerprint(stats)])
+            names = metadata_names(folder)
+            stamped = self._stamp(folder, names, plugin_dists)
+            if stamped is None:
+                return None
+            files, hashes = stamped
+            kept.append([entry, own, zlib.crc32("\n".join(names).encode()), files, fingerprint(hashes)])
+        if any(stat(folder_of(entry)) != own for entry, own in zip(self.entries, self.own, strict=True)):
+            return None
         return kept
+
+    def _stamp(
+        self, folder: str, names: list[str], plugin_dists: set[str]
+    ) -> tuple[list[str], list[int]] | None:
+        """Return the file stamped in each folder of ``names``, and its hash; ``None`` if one is new."""
+        if not names:
+            return [], []
+        opened = _open_folder(folder)
+        if opened is None:
+            return None
+        fd, prefix = opened
+        folder_sep = os.path.join(folder, "")
+        plugin, other = ("RECORD", "entry_points.txt"), ("entry_points.txt", "")
+        files, hashes = [], []
+        try:
+            for name in names:
+                for chosen in plugin if folder_sep + name in plugin_dists else other:
+                    file = f"{name}{os.sep}{chosen}" if chosen else name
+                    st = stat(prefix + file, dir_fd=fd)
+                    if st is not None:
+                        break
+                if self.recent(st):
+                    return None
+                files.append(file)
+                hashes.append(stamp_hash(st))
+        finally:
+            if fd is not None:
+                os.close(fd)
+        return files, hashes
 
 
 def folder_of(entry: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -373,6 +374,19 @@ class TestDiscovery:
         zipped = tmp_path / "plugins.zip"  # and one more copy, in a zip, which importlib.metadata reads
         shutil.make_archive(str(zipped.with_suffix("")), "zip", target)
         assert in_world(world, SAME_AS_IMPORTLIB, PYTHONPATH=f"{target}:{zipped}") == [True, True, True]
+
+    @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="POSIX only")
+    def test_fifo_metadata_is_not_waited_on(self, world: Venv, tmp_path: Path) -> None:
+        """A distribution whose entry_points.txt is a FIFO is passed over, the others found; nothing hangs."""
+        target = tmp_path / "odd"
+        (target / "odd_jobs-1.0.dist-info").mkdir(parents=True)
+        (target / "odd_jobs-1.0.dist-info" / "METADATA").write_text("Name: odd-jobs\nVersion: 1.0\n")
+        os.mkfifo(target / "odd_jobs-1.0.dist-info" / "entry_points.txt")
+        code = "f = Factory(); show([sorted(p.name for p in f.plugins()), f.make('alpha', 'a').name()])"
+        for no_cache in ("0", "1"):  # with the index, then without
+            names, name = in_world(world, code, PYTHONPATH=str(target), SPINCYCLE_JOBS_NO_CACHE=no_cache)
+            assert "good" in names
+            assert name == "a"
 
     def test_call_sequence_across_processes(self, world: Venv) -> None:
         """create and serialize in one process; make, deserialize and run in another."""

@@ -384,6 +384,35 @@ def test_install_racing_discovery(site: Site, cache: Path, tmp_path: Path) -> No
         site.venv.uninstall("racer", "late-jobs")
 
 
+TOUCHER = """\
+import os
+from spincycle_jobs import hookimpl
+
+@hookimpl
+def spincycle_jobs_job_types():
+    path = os.environ.get("TOUCH_FILE")
+    if path:  # rewritten in place, the same bytes: only its stat tells
+        with open(path, "r+b") as file:
+            data = file.read()
+            file.seek(0)
+            file.write(data)
+    return {"sleep2": "spincycle_jobs_example.sleep:Sleep"}
+"""
+
+
+def test_file_changed_while_discovering(site: Site, cache: Path, tmp_path: Path) -> None:
+    """A stamped file changed while a process discovers is not recorded as seen; the next one records it."""
+    project = write_project(tmp_path, "toucher", "1.0", {"plugin.py": TOUCHER}, "toucher = toucher.plugin")
+    install(site, project)
+    try:
+        (record,) = site.site_packages().glob("toucher-1.0.dist-info/RECORD")
+        assert site.run(cache, TOUCH_FILE=str(record))["used_index"] is False
+        assert not list(cache.glob("index-*.json"))
+        site.assert_fresh(cache)
+    finally:
+        site.venv.uninstall("toucher")
+
+
 def test_working_folder(site: Site, cache: Path, tmp_path: Path) -> None:
     """python -c in any folder without distributions shares one index; files written there change nothing."""
     folders = [tmp_path / "a", tmp_path / "b"]
