@@ -26,14 +26,18 @@ from typing import NamedTuple
 from ._catalog import normalize
 from ._files import read_regular
 from ._stamps import METADATA_SUFFIXES
+from ._stamps import Stat
+from ._stamps import stamp_hash
+from ._stamps import stamp_of
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from collections.abc import Iterable
     from collections.abc import Iterator
     from collections.abc import Mapping
     from importlib.metadata import Distribution
 
-__all__ = ["Found", "entry_points", "unlisted_files"]
+__all__ = ["Found", "Records", "entry_points", "unlisted_files"]
 
 
 class Found(NamedTuple):
@@ -61,9 +65,14 @@ def name_version(text: str) -> tuple[str | None, str | None]:
 
 def _read(path: str) -> str | None:
     """Return the text of the regular file at ``path``, as ``importlib.metadata`` reads it, or ``None``."""
-    data = read_regular(path)
+    found = read_regular(path)
+    return None if found is None else _text(found[0])
+
+
+def _text(data: bytes) -> str | None:
+    """Return ``data`` as UTF-8 text, or ``None``."""
     try:
-        return None if data is None else data.decode()
+        return data.decode()
     except UnicodeDecodeError:
         return None
 
@@ -151,16 +160,16 @@ def entry_points(group: str) -> Iterator[Found]:
             yield from _of_folder(folder, names, group, seen)
 
 
-def unlisted_files(plugins: Mapping[str, list[str]], modules: Iterable[str]) -> list[str]:
+def unlisted_files(plugins: Mapping[str, list[str]], modules: Iterable[str], records: Records) -> list[str]:
     """Return the files of ``modules`` that the ``RECORD`` of no plugin's distribution lists.
 
+    :param records: where the ``RECORD`` files read are kept, with their stamps.
     :param plugins: the metadata folders of the plugins' distributions, by the
         top-level package of their entry points. A module's file is looked
         for first, as a line, in the ``RECORD`` of the plugins of its own
         top-level package, where it almost always is; only files not found
         there are looked for in every ``RECORD``, parsed in full.
     """
-    records = _Records()
     unlisted = []
     for name in modules:
         module_file = getattr(sys.modules.get(name), "__file__", None)
@@ -178,20 +187,33 @@ def unlisted_files(plugins: Mapping[str, list[str]], modules: Iterable[str]) -> 
     return [f for f in unlisted if f not in listed]
 
 
-class _Records:
-    """The ``RECORD`` files of distributions, each read once."""
+class Records:
+    """The ``RECORD`` files of distributions, each read once, and their stamps as read.
 
-    def __init__(self) -> None:
+    :param recent: whether a stamp shows a change since discovery started.
+    """
+
+    def __init__(self, recent: Callable[[Stat], bool]) -> None:
+        self._recent = recent
         #: Per metadata folder: its ``RECORD``, after a newline so that each line starts with one.
         self._read: dict[str, str | None] = {}
+        #: Per metadata folder: the :func:`stamp_hash` of the ``RECORD`` read, which the index
+        #: can keep, or ``None`` when it changed since discovery started. Numbers, not stats:
+        #: every object held counts toward a garbage collection.
+        self.stamps: dict[str, int | None] = {}
 
     def _of(self, dist: str) -> tuple[str, str | None]:
         """Return the site folder (ending in a separator) and the ``RECORD`` of ``dist``."""
         if dist in self._read:
             text = self._read[dist]
         else:
-            text = _read(dist + os.sep + "RECORD")  # None: an egg-info, or a distribution not recorded
-            text = self._read[dist] = None if text is None else "\n" + text
+            found = read_regular(dist + os.sep + "RECORD")  # None: an egg-info, not recorded
+            text = None
+            if found is not None:
+                st = stamp_of(found[1])
+                self.stamps[dist] = None if self._recent(st) else stamp_hash(st)
+                text = _text(found[0])
+            self._read[dist] = text = None if text is None else "\n" + text
         return dist[: dist.rfind(os.sep) + 1], text
 
     def lists(self, dist: str, path: str) -> bool:

@@ -1,7 +1,8 @@
-"""Files of the user's own: read only when private; written atomically, and only over a regular file.
+"""Regular files only: read without waiting on a FIFO, written atomically, the user's own when private.
 
-The one atomic write of the package (:func:`atomic_write`) is here: the
-index, the chain documents of ``--save`` and every ``-o FILE`` use it.
+The one read of small files (:func:`read_regular`: distributions' metadata,
+the index) and the one atomic write (:func:`atomic_write`: the index, the
+chain documents of ``--save`` and every ``-o FILE``) of the package are here.
 """
 
 # Plain str paths: pathlib would cost a warm start more than the reads it makes.
@@ -38,8 +39,10 @@ def mine(st: os.stat_result) -> bool:
     return st.st_uid == os.getuid() and not st.st_mode & 0o1022  # group, others, sticky
 
 
-def read_regular(path: str, offset: int = 0, size: int = -1, *, private: bool = False) -> bytes | None:
-    """Return ``size`` bytes (all by default) from ``offset`` of the regular file at ``path``.
+def read_regular(
+    path: str, offset: int = 0, size: int = -1, *, private: bool = False
+) -> tuple[bytes, os.stat_result] | None:
+    """Return ``size`` bytes (all by default) from ``offset`` of the regular file at ``path``, and its stat.
 
     Only a regular file is read: a FIFO or a device is never waited on. One
     ``open``, ``fstat`` and ``read``, without Python's file objects: discovery
@@ -47,7 +50,8 @@ def read_regular(path: str, offset: int = 0, size: int = -1, *, private: bool = 
 
     :param private: read only a file this user owns and no one else can
         write, and never through a symlink.
-    :returns: ``None`` when there is no such file, or it cannot be read.
+    :returns: ``None`` when there is no such file, or it cannot be read. The
+        stat is of the file read, taken before reading.
     """
     try:
         fd = os.open(path, _READ | (_NOFOLLOW if private else 0))
@@ -65,10 +69,10 @@ def read_regular(path: str, offset: int = 0, size: int = -1, *, private: bool = 
         if size < 0 and len(data) == want:
             data += b"".join(iter(lambda: os.read(fd, 1 << 16), b""))
     except OSError:
-        data = None
+        return None
     finally:
         os.close(fd)
-    return data
+    return data, st
 
 
 def read_private(path: str, offset: int = 0, size: int = -1) -> bytes | None:
@@ -82,7 +86,8 @@ def read_private(path: str, offset: int = 0, size: int = -1) -> bytes | None:
             return None
     except OSError:
         return None
-    return read_regular(os.path.join(folder, os.path.basename(path)), offset, size, private=True)
+    found = read_regular(os.path.join(folder, os.path.basename(path)), offset, size, private=True)
+    return None if found is None else found[0]
 
 
 def private_dir(path: str) -> str | None:

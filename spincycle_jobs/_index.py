@@ -19,9 +19,10 @@ change time cannot be set back, so a restored modification time is seen.
 When discovery starts, the time is noted and each ``sys.path`` folder's own
 stat taken; the files' stamps are taken when the index is written. It is not
 written if a ``sys.path`` folder's stat changed meanwhile, or a stamp shows a
-change since discovery started (see :class:`._stamps.Stamps`). It is read only from a folder and a
-file that this user owns and no one else can write; anything else, and any
-file that is not exactly such an index, means discovery runs again.
+change since discovery started (see :class:`._stamps.Stamps`). It is read
+only from a folder and a file that this user owns and no one else can write;
+anything else, and any file that is not exactly such an index, means
+discovery runs again.
 
 A process checks an index by its header and stamps alone, and reads the rows
 when it first needs one; the length and checksum of the rows follow the
@@ -52,6 +53,7 @@ from ._stamps import stat
 if TYPE_CHECKING:
     from collections.abc import Callable
     from collections.abc import Iterable
+    from collections.abc import Mapping
 
 __all__ = ["CorruptIndexError", "Index", "PluginRow", "Snapshot", "TypeRow", "locate"]
 
@@ -179,7 +181,7 @@ class Snapshot:
             return "null" if value is None else q(value)
 
         plugin_lines = "".join(
-            [f"\n[{q(n)},{q_null(d)},{q_null(v)},{q(s)},{t!r}]" for n, d, v, s, t in plugins]
+            [f"\n[{q(n)},{q_null(d)},{q_null(v)},{q(s)},{t!r}]" for n, d, v, s, t in plugins]  # t: seconds
         ).encode()
         type_lines = "".join(
             [f"\n[{q(t)},{q(p)},{q(s)},{EMPTY if g == s else q(g)}]" for t, p, s, g in types]
@@ -295,11 +297,13 @@ class Index:
         """Note when discovery starts, with the ``sys.path`` folders' stats: call before it starts."""
         return Stamps(self.entries)
 
-    def write(self, stamps: Stamps, plugin_dists: set[str], files: list[str], snapshot: Snapshot) -> bool:
+    def write(
+        self, stamps: Stamps, plugin_dists: Mapping[str, int | None], files: list[str], snapshot: Snapshot
+    ) -> bool:
         """Record a discovery, unless what it came from changed while it ran; never fails loudly.
 
         :param stamps: from :meth:`stamps`, called before discovery started.
-        :param plugin_dists: the metadata folders of the plugins' distributions.
+        :param plugin_dists: as :meth:`Stamps.record <._stamps.Stamps.record>` takes them.
         :param files: files imported while the plugins loaded that no plugin's ``RECORD`` lists.
         :returns: whether the index was written.
         """

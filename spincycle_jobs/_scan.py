@@ -30,6 +30,7 @@ from ._catalog import conflict_error
 from ._catalog import is_target
 from ._catalog import normalize
 from ._catalog import spec_of
+from ._entrypoints import Records
 from ._entrypoints import entry_points
 from ._entrypoints import unlisted_files
 from ._errors import PluginError
@@ -263,20 +264,22 @@ def _record(
     for c in found:
         if c.metadata is not None and c.source is not None:
             by_package.setdefault(c.source.partition(":")[0].partition(".")[0], []).append(c.metadata)
-    files = unlisted_files(by_package, modules)
-    index.write(stamps, {c.metadata for c in found if c.metadata is not None}, files, snapshot)
+    records = Records(stamps.recent)
+    files = unlisted_files(by_package, modules, records)
+    plugin_dists = {c.metadata: records.stamps.get(c.metadata) for c in found if c.metadata is not None}
+    index.write(stamps, plugin_dists, files, snapshot)
 
 
 @contextlib.contextmanager
 def _collector_paused() -> Iterator[None]:
     """Hold off the cyclic garbage collector while the index is recorded.
 
-    After loading a thousand plugins, a full collection of everything they
-    imported is often due (about 11 ms at 1,000 distributions); the objects
-    recording makes would set it off. They are few that outlive it (the rows
-    are made one at a time, the stamps kept as numbers), so with the
-    collector held off, recording leaves its counts nearly as discovery left
-    them, and the collection comes when it would have come without the index.
+    After a thousand plugins have loaded, a full collection of everything they
+    imported is often due (about 11 ms at 1,000 distributions), and the objects
+    recording makes would set it off. Few of them outlive recording (the rows
+    are made one at a time, the stamps kept as numbers), so with the collector
+    held off, recording leaves its counts about as discovery left them: the
+    collection comes when it would have come without the index.
     """
     enabled = gc.isenabled()
     gc.disable()

@@ -16,8 +16,12 @@ import operator
 import os
 import sys
 import zlib
+from typing import TYPE_CHECKING
 from typing import Any
 from typing import Final
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 __all__ = [
     "CLOCK_SLACK_NS",
@@ -29,6 +33,7 @@ __all__ = [
     "metadata_names",
     "path_stamps",
     "stamp_hash",
+    "stamp_of",
     "stat",
 ]
 
@@ -50,6 +55,11 @@ def stat(path: str, dir_fd: int | None = None) -> Stat:
         return _STAMP(os.stat(path, dir_fd=dir_fd))
     except OSError:
         return None
+
+
+def stamp_of(st: os.stat_result) -> tuple[int, int, int, int]:
+    """Return what identifies a file's state, from its stat (of a file open, for one)."""
+    return _STAMP(st)
 
 
 def path_stamps() -> list[tuple[str, Stat]]:
@@ -153,7 +163,7 @@ class Stamps:
         """
         return st is not None and st[1] >= self.started_ns - CLOCK_SLACK_NS
 
-    def record(self, plugin_dists: set[str]) -> list[list[Any]] | None:
+    def record(self, plugin_dists: Mapping[str, int | None]) -> list[list[Any]] | None:
         """Return the stamps to keep, per entry, or ``None`` when what discovery read may have changed.
 
         For each distribution, the file an installer rewrites: ``RECORD`` for a
@@ -162,7 +172,9 @@ class Stamps:
         upgrade or a removal while discovery ran changes its entry's own stat,
         which is taken again last.
 
-        :param plugin_dists: the metadata folders of the plugins' distributions.
+        :param plugin_dists: the metadata folders of the plugins' distributions,
+            each with the :func:`stamp_hash` of its ``RECORD`` as discovery read
+            it, unless it did not or the ``RECORD`` has changed since it started.
         """
         kept = []
         for entry, own in zip(self.entries, self.own, strict=True):
@@ -178,7 +190,7 @@ class Stamps:
         return kept
 
     def _stamp(
-        self, folder: str, names: list[str], plugin_dists: set[str]
+        self, folder: str, names: list[str], plugin_dists: Mapping[str, int | None]
     ) -> tuple[list[str], list[int]] | None:
         """Return the file stamped in each folder of ``names``, and its hash; ``None`` if one is new."""
         if not names:
@@ -188,15 +200,19 @@ class Stamps:
             return None
         fd, prefix = opened
         folder_sep = os.path.join(folder, "")
-        plugin, other = ("RECORD", "entry_points.txt"), ("entry_points.txt", "")
         files, hashes = [], []
         try:
             for name in names:
-                for chosen in plugin if folder_sep + name in plugin_dists else other:
-                    file = f"{name}{os.sep}{chosen}" if chosen else name
-                    st = stat(prefix + file, dir_fd=fd)
-                    if st is not None:
-                        break
+                where = folder_sep + name
+                known = plugin_dists.get(where)
+                if known is not None:  # its RECORD, as read
+                    files.append(f"{name}{os.sep}RECORD")
+                    hashes.append(known)
+                    continue
+                plugin = where in plugin_dists
+                file, st = _first(
+                    fd, prefix, name, ("RECORD", "entry_points.txt") if plugin else ("entry_points.txt", "")
+                )
                 if self.recent(st):
                     return None
                 files.append(file)
@@ -205,6 +221,19 @@ class Stamps:
             if fd is not None:
                 os.close(fd)
         return files, hashes
+
+
+def _first(fd: int | None, prefix: str, name: str, choices: tuple[str, str]) -> tuple[str, Stat]:
+    """Return the first of ``choices`` in metadata folder ``name`` that exists, with its stat.
+
+    ``""`` is the folder itself. When none exists: the last, and ``None``.
+    """
+    for chosen in choices:
+        file = f"{name}{os.sep}{chosen}" if chosen else name
+        st = stat(prefix + file, dir_fd=fd)
+        if st is not None:
+            break
+    return file, st
 
 
 def folder_of(entry: str) -> str:

@@ -257,7 +257,7 @@ def _write(index: Any, plugins: list[Any] | None = None, types: list[Any] | None
     from spincycle_jobs import _index  # noqa: PLC0415 - the module under test
 
     snapshot = _index.Snapshot.of(plugins or [], types or [])
-    written: bool = index.write(index.stamps(), set(), [], snapshot)
+    written: bool = index.write(index.stamps(), {}, [], snapshot)
     return written
 
 
@@ -556,7 +556,7 @@ def test_any_name_is_found(types: dict[str, str], plugins: list[str]) -> None:
         rows = [
             _index.TypeRow(t, plugins[len(t) % len(plugins)], target, target) for t, target in types.items()
         ]
-        assert index.write(index.stamps(), set(), [], _index.Snapshot.of(plugin_rows, rows))
+        assert index.write(index.stamps(), {}, [], _index.Snapshot.of(plugin_rows, rows))
         recorded = index.read()
         assert recorded is not None
         by_type = {row[0]: row for row in rows}
