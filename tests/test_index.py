@@ -543,18 +543,38 @@ def test_threads_on_a_warm_index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 
 @settings(derandomize=True, database=None)
 @given(
-    types=st.dictionaries(st.text(min_size=1), st.sampled_from(["pkg.mod:Job", "m:f.g"]), max_size=12),
-    plugins=st.lists(st.text(min_size=1), min_size=1, max_size=6, unique=True),
+    types=st.dictionaries(
+        st.text(min_size=1), st.tuples(st.sampled_from(["pkg.mod:Job", "m:f.g"]), st.text()), max_size=12
+    ),
+    plugins=st.lists(
+        st.tuples(
+            st.text(min_size=1),
+            st.none() | st.text(),
+            st.none() | st.text(),
+            st.floats(min_value=0, max_value=1e9, allow_nan=False),
+        ),
+        min_size=1,
+        max_size=6,
+        unique_by=lambda p: p[0],
+    ),
 )
-def test_any_name_is_found(types: dict[str, str], plugins: list[str]) -> None:
-    """Whatever a job type or plugin is called (quotes, newlines, any text), the index finds it, only it."""
+def test_any_name_is_found(
+    types: dict[str, tuple[str, str]], plugins: list[tuple[str, str | None, str | None, float]]
+) -> None:
+    """Whatever a job type or plugin is called (quotes, newlines, any text), the index finds it, only it.
+
+    And every field of every row reads back as written: no distribution or
+    version (None), any load time, a target that is or is not the spec.
+    """
     from spincycle_jobs import _index  # noqa: PLC0415 - the module under test
 
     with tempfile.TemporaryDirectory() as tmp:
         index = _index.Index(str(Path(tmp) / "cache" / "index-x.json"), "key", [])
-        plugin_rows = [_index.PluginRow(name, f"dist-{name}", "1.0", "mod", 0.5) for name in plugins]
+        plugin_rows = [_index.PluginRow(name, dist, version, "mod", t) for name, dist, version, t in plugins]
+        names = [p.name for p in plugin_rows]
         rows = [
-            _index.TypeRow(t, plugins[len(t) % len(plugins)], target, target) for t, target in types.items()
+            _index.TypeRow(t, names[len(t) % len(names)], spec, target or spec)
+            for t, (spec, target) in types.items()
         ]
         assert index.write(index.stamps(), {}, [], _index.Snapshot.of(plugin_rows, rows))
         recorded = index.read()
