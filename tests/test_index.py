@@ -542,6 +542,36 @@ def test_threads_on_a_warm_index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 
 
 @settings(derandomize=True, database=None)
+@given(data=st.binary(max_size=5000), offset=st.integers(0, 6000), size=st.integers(-1, 6000))
+def test_read_regular_reads_what_a_file_object_reads(data: bytes, offset: int, size: int) -> None:
+    """One open, fstat and read give what seek and read on a file object give, for any span."""
+    from spincycle_jobs._files import read_regular  # noqa: PLC0415 - the function under test
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "f"
+        path.write_bytes(data)
+        with path.open("rb") as src:
+            src.seek(offset)
+            expected = src.read(size)
+        found = read_regular(str(path), offset, size)
+        assert found is not None
+        assert found[0] == expected
+        assert found[1].st_ino == path.stat().st_ino
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs /proc")
+def test_read_regular_reads_past_the_size_it_was_told() -> None:
+    """A file longer than its stat says (it grew, or it is made as it is read) is read to its end."""
+    from spincycle_jobs._files import read_regular  # noqa: PLC0415 - the function under test
+
+    assert Path("/proc/self/status").stat().st_size == 0
+    found = read_regular("/proc/self/status")
+    assert found is not None
+    assert b"\nPid:" in found[0]
+    assert found[0].endswith(b"\n")
+
+
+@settings(derandomize=True, database=None)
 @given(
     types=st.dictionaries(
         st.text(min_size=1), st.tuples(st.sampled_from(["pkg.mod:Job", "m:f.g"]), st.text()), max_size=12
