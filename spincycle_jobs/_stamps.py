@@ -148,7 +148,7 @@ class Stamps:
     def __init__(self, entries: list[str]) -> None:
         import time  # noqa: PLC0415 - only discovery needs it
 
-        #: When the stamps were taken (wall clock, as file systems keep it).
+        #: When discovery started (wall clock, as file systems keep it).
         self.started_ns = time.time_ns()
         #: The entries, as the index key spells them ("" is the working folder).
         self.entries = entries
