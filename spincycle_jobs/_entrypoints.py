@@ -197,9 +197,8 @@ class Records:
         self._recent = recent
         #: Per metadata folder: its ``RECORD``, after a newline so that each line starts with one.
         self._read: dict[str, str | None] = {}
-        #: Per metadata folder: the :func:`stamp_hash` of the ``RECORD`` read, which the index
-        #: can keep, or ``None`` when it changed since discovery started. Numbers, not stats:
-        #: every object held counts toward a garbage collection.
+        #: Per metadata folder: the :func:`stamp_hash` of the ``RECORD`` read, which the
+        #: index can keep, or ``None`` when it changed since discovery started.
         self.stamps: dict[str, int | None] = {}
 
     def _of(self, dist: str) -> tuple[str, str | None]:

@@ -84,8 +84,7 @@ def fingerprint(hashes: list[int]) -> int:
     """Return one number for many stats, from their :func:`stamp_hash` es.
 
     Only numbers are kept of the stats, not the stats: in a new process, every
-    new page of memory costs a page fault, and every object held counts
-    toward a garbage collection.
+    new page of memory costs a page fault.
     """
     return hash(tuple(hashes))
 

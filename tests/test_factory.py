@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import gc
 import threading
 from typing import Any
 
@@ -309,3 +310,37 @@ class TestLayers:
         with pytest.raises(PluginError, match="'sleep' is offered by more than one plugin"):
             Factory(strict=True, plugins=[offering(sleep=Echo)]).types()
         assert factory.make("sleep", "s").name() == "s"
+
+
+@pytest.mark.parametrize("collector", ["on", "off"])
+@pytest.mark.parametrize("plugin", ["loads", "breaks"])
+def test_discovery_gives_the_garbage_collector_back_as_it_was(
+    collector: str, plugin: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Discovery holds the collector off while plugins load, then leaves it as it was, even after an error."""
+    from spincycle_jobs import _scan  # noqa: PLC0415 - the module that loads plugins
+
+    enabled, fails = collector == "on", plugin == "breaks"
+    loading: list[bool] = []
+    add = _scan.LiveCatalog.add
+
+    def add_and_see(catalog: _scan.LiveCatalog, candidate: _scan.Candidate) -> None:
+        loading.append(gc.isenabled())
+        if fails:
+            raise PluginError("it broke", plugin=candidate.name)
+        add(catalog, candidate)
+
+    monkeypatch.setattr(_scan.LiveCatalog, "add", add_and_see)
+    (gc.enable if enabled else gc.disable)()
+    try:
+        factory = Factory(cache=False)
+        if fails:
+            with pytest.raises(PluginError, match="it broke"):
+                factory.types()
+        else:
+            assert "sleep" in {info.type for info in factory.types()}
+        assert loading
+        assert not any(loading)
+        assert gc.isenabled() is enabled
+    finally:
+        gc.enable()
