@@ -8,9 +8,7 @@ executor may run a try in another process or on another host.
 
 from __future__ import annotations
 
-import functools
 import os
-import socket
 import time
 import traceback
 from typing import TYPE_CHECKING
@@ -23,6 +21,8 @@ import attrs
 
 from ._document import JobRecord
 from ._document import make_job
+from ._factory import here
+from ._factory import host
 from ._jsondata import JSONDataError
 from ._jsondata import copy_data
 from ._jsondata import problem
@@ -204,8 +204,8 @@ def run_try(
         fails the try with it, and the job does not run.
     """
     began = time.time()
-    outcome = _run(factory, try_, started, place or f"host {_host()!r}", vet)
-    return attrs.evolve(outcome, started=began, finished=time.time(), host=_host(), pid=os.getpid())
+    outcome = _run(factory, try_, started, place or here(), vet)
+    return attrs.evolve(outcome, started=began, finished=time.time(), host=host(), pid=os.getpid())
 
 
 def _run(
@@ -250,11 +250,6 @@ def _raised(err: BaseException, prefix: str, job_data: dict[str, Any]) -> Outcom
     return attrs.evolve(
         Outcome.failed(prefix + _describe(err), job_data), error_type=_type_name(err), traceback=text
     )
-
-
-@functools.cache
-def _host() -> str:
-    return socket.gethostname()
 
 
 def _bad_key(job_data: dict[str, Any]) -> tuple[object, str]:

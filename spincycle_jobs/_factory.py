@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
 import os
 import threading
 from typing import TYPE_CHECKING
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
     from ._scan import Candidate
     from ._scan import LiveCatalog
 
-__all__ = ["Factory", "PluginInfo", "TypeInfo", "here", "placed"]
+__all__ = ["Factory", "PluginInfo", "TypeInfo", "here", "host", "placed"]
 
 T = TypeVar("T")
 
@@ -51,6 +52,14 @@ _PLACE: Final[contextvars.ContextVar[str | None]] = contextvars.ContextVar(
 )
 
 
+@functools.cache
+def host() -> str:
+    """Return this host's name, asked once."""
+    import socket  # noqa: PLC0415 - a warm make needs no host name
+
+    return socket.gethostname()
+
+
 def here() -> str:
     """Return where this runs, as an error that says "here" names it.
 
@@ -58,11 +67,7 @@ def here() -> str:
     :func:`placed`), else ``host 'NAME'``.
     """
     place = _PLACE.get()
-    if place is None:
-        import socket  # noqa: PLC0415 - only an error needs it
-
-        place = f"host {socket.gethostname()!r}"
-    return place
+    return f"host {host()!r}" if place is None else place
 
 
 @contextlib.contextmanager

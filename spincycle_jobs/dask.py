@@ -24,7 +24,6 @@ import json
 import logging
 import os
 import queue
-import socket
 import subprocess
 import sys
 import threading
@@ -288,7 +287,7 @@ def try_task(try_json: str, task_key: str) -> str:
     """
     try_ = Try.from_dict(json.loads(try_json))
     worker = _worker()  # known in a task's thread alone
-    place = f"host {socket.gethostname()!r}" if worker is None else f"worker {worker.address}"
+    place = here() if worker is None else f"worker {worker.address}"
     with _lock:
         if task_key in _started:
             msg = (
